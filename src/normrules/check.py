@@ -1,0 +1,678 @@
+"""Phase 3: type and unit check, producing a :class:`CheckedRuleset`.
+
+Every expression is typed; numbers carry units resolved with pint at compile time, and constants
+are converted to canonical (pint base) units here, so the executor only sees plain floats.
+All problems are collected; a node whose type could not be found gets :class:`ErrorT`, which
+silences follow-on errors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from dataclasses import dataclass, field
+
+from . import ast
+from . import types as T
+from .errors import Diagnostic, Note, Span, did_you_mean
+from .resolve import Resolved
+from .units import Unit, UnitSyntaxError, combine, dimensionless, parse_unit, registry
+
+FUNCTIONS = ("all", "any", "min", "max", "abs")
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def date_ordinal(text: str) -> int:
+    """Days since 1970-01-01 for ``YYYY-MM-DD``; months since year 0 for ``YYYY-MM``."""
+    if len(text) == 7:
+        y, m = int(text[:4]), int(text[5:7])
+        if not 1 <= m <= 12:
+            raise ValueError(f"no month {m}")
+        return y * 12 + m - 1
+    return (_dt.date.fromisoformat(text) - _EPOCH).days
+
+
+# ------------------------------------------------------------------ checked ruleset
+
+
+@dataclass(frozen=True, slots=True)
+class CInput:
+    name: str
+    type: T.Type
+    low: float | None          # canonical units; None = unbounded
+    low_inclusive: bool
+    high: float | None
+    high_inclusive: bool
+    label: ast.Label | None
+    decl: ast.InputDecl
+
+
+@dataclass(frozen=True, slots=True)
+class CValue:
+    name: str
+    type: T.Type
+    expr: T.TExpr
+    label: ast.Label | None
+    decl: ast.LetDecl
+
+
+@dataclass(frozen=True, slots=True)
+class CRule:
+    id: str
+    label: ast.Label | None
+    clause: str | None
+    severity: str
+    applies: T.TExpr | None
+    require: T.TExpr
+    judge: str                 # "full" | "rounded"
+    decl: ast.RuleDecl
+
+
+@dataclass(frozen=True, slots=True)
+class CResult:
+    name: str
+    labels: tuple[str, ...]
+    branches: tuple[tuple[int, T.TExpr | None], ...]   # (label index, condition or None=otherwise)
+    label: ast.Label | None
+    decl: ast.ResultDecl
+
+
+@dataclass(frozen=True, slots=True)
+class CExample:
+    name: str
+    given: tuple[tuple[str, object], ...]     # input name → canonical value (None = missing)
+    expect: tuple[tuple[str, object], ...]    # output name → expected (str for verdict/label, value)
+    decl: ast.ExampleDecl
+
+
+@dataclass(frozen=True)
+class CheckedRuleset:
+    """A ruleset that passed every compile-time check. Immutable."""
+
+    id: str
+    meta: tuple[tuple[str, object], ...]
+    entity: str
+    key: str
+    inputs: tuple[CInput, ...]
+    values: tuple[CValue, ...]
+    rules: tuple[CRule, ...]
+    results: tuple[CResult, ...]
+    examples: tuple[CExample, ...]
+    module: ast.Module
+    content_hash: str
+    diagnostics: tuple[Diagnostic, ...] = field(default=())   # warnings
+
+    def meta_value(self, key: str, default=None):
+        return dict(self.meta).get(key, default)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta_value("version", ""))
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def by_name(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for group in (self.inputs, self.values, self.rules, self.results):
+            for item in group:
+                out[getattr(item, "name", None) or item.id] = item
+        return out
+
+
+# ------------------------------------------------------------------ the checker
+
+
+class _Checker:
+    def __init__(self, resolved: Resolved):
+        self.r = resolved
+        self.diags: list[Diagnostic] = []
+        self.types: dict[str, T.Type] = {}
+        self.value_exprs: dict[str, T.TExpr] = {}
+        self.inputs: dict[str, CInput] = {}
+
+    def error(self, code: str, message: str, span: Span, help: str | None = None, notes=()) -> T.ErrorT:
+        self.diags.append(Diagnostic(code, message, span, help, tuple(notes)))
+        return T.ErrorT()
+
+    def warn(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.diags.append(Diagnostic(code, message, span, help, severity="warning"))
+
+    # -------------------------------------------------------------- units
+    def unit(self, text: str, span: Span) -> Unit | None:
+        try:
+            return parse_unit(text)
+        except UnitSyntaxError as exc:
+            bad = str(exc).split("`")[1] if "`" in str(exc) else text
+            names = list(registry()._units.keys()) + ["tce", "CO2", "CO2e", "percent", "yr", "kt"]
+            hint = did_you_mean(bad, names)
+            self.error("E301", str(exc), span, help=hint or "units are pint units plus tce, CO2, CO2e, 万 and %")
+            return None
+
+    def type_of_spec(self, spec: ast.TypeSpec) -> T.Type:
+        if spec.kind == "unit":
+            u = self.unit(spec.unit, spec.span)
+            return T.NumT(u) if u else T.ErrorT()
+        if spec.kind == "number":
+            return T.NumT(dimensionless())
+        if spec.kind == "boolean":
+            return T.BoolT()
+        if spec.kind == "text":
+            if len(set(spec.categories)) != len(spec.categories):
+                dup = next(c for c in spec.categories if spec.categories.count(c) > 1)
+                self.error("E302", f'category "{dup}" is listed twice', spec.span)
+            return T.TextT(tuple(dict.fromkeys(spec.categories)))
+        if spec.kind == "date":
+            if spec.precision not in ("day", "month"):
+                return self.error("E303", f"unknown date precision `{spec.precision}`", spec.span,
+                                  help="write `date` (day precision) or `date(month)`")
+            return T.DateT(spec.precision)
+        raise AssertionError(spec.kind)
+
+    # -------------------------------------------------------------- expressions
+    def expr(self, e, want_bool: bool = False) -> T.TExpr:
+        method = getattr(self, f"x_{type(e).__name__}")
+        return method(e)
+
+    def x_Number(self, e: ast.Number) -> T.TExpr:
+        if e.unit is None:
+            return T.Const(T.NumT(dimensionless()), e.value, e.span, e.text)
+        u = self.unit(e.unit, e.span)
+        if u is None:
+            return T.Const(T.ErrorT(), 0.0, e.span, e.text)
+        return T.Const(T.NumT(u), e.value * u.factor, e.span, f"{e.text} {e.unit}")
+
+    def x_String(self, e: ast.String) -> T.TExpr:
+        # A bare string is typed where it meets a text value (comparison, in-set); alone it is a label.
+        return T.Const(T.TextT((e.value,)), e.value, e.span, f'"{e.value}"')
+
+    def x_DateLit(self, e: ast.DateLit) -> T.TExpr:
+        try:
+            return T.Const(T.DateT(e.precision), float(date_ordinal(e.text)), e.span, e.text)
+        except ValueError:
+            return T.Const(self.error("E304", f"`{e.text}` is not a valid date", e.span), 0.0, e.span)
+
+    def x_Bool(self, e: ast.Bool) -> T.TExpr:
+        return T.Const(T.BoolT(), e.value, e.span, "true" if e.value else "false")
+
+    def x_Ref(self, e: ast.Ref) -> T.TExpr:
+        sym = self.r.lookup(e)
+        if sym is None:
+            return T.Load(T.ErrorT(), e.name, "input", e.span)
+        return T.Load(self.types.get(sym.name, T.ErrorT()), sym.name, sym.kind, e.span)
+
+    def x_Glob(self, e: ast.Glob) -> T.TExpr:
+        return T.Load(self.error("E320", "a rule pattern like `core.*` is only allowed inside all(…) or any(…)", e.span),
+                      e.prefix, "rule", e.span)
+
+    def x_Unary(self, e: ast.Unary) -> T.TExpr:
+        x = self.expr(e.operand)
+        if not isinstance(x.type, (T.NumT, T.ErrorT)):
+            return T.Neg(self.error("E305", f"cannot negate a {x.type}", e.span), x, e.span)
+        return T.Neg(x.type, x, e.span)
+
+    def x_Binary(self, e: ast.Binary) -> T.TExpr:
+        a, b = self.expr(e.left), self.expr(e.right)
+        if isinstance(a.type, T.ErrorT) or isinstance(b.type, T.ErrorT):
+            return T.Arith(T.ErrorT(), e.op, a, b, e.span)
+        for side in (a, b):
+            if not isinstance(side.type, T.NumT):
+                return T.Arith(self.error("E306", f"arithmetic `{e.op}` needs numbers, but this is a {side.type}",
+                                          side.span), e.op, a, b, e.span)
+        ua, ub = a.type.unit, b.type.unit
+        if e.op in "+-":
+            if ua.dimensionality != ub.dimensionality:
+                verb = "add" if e.op == "+" else "subtract"
+                return T.Arith(self.error("E307", f"cannot {verb} {ua.text} and {ub.text}", e.span,
+                                          help="both sides of + and - need the same dimension"), e.op, a, b, e.span)
+            return T.Arith(a.type, e.op, a, b, e.span)
+        return T.Arith(T.NumT(combine(e.op, ua, ub)), e.op, a, b, e.span)
+
+    def _as_bool(self, x: T.TExpr, what: str) -> T.TExpr:
+        if isinstance(x.type, (T.BoolT, T.VerdictT, T.ErrorT)):
+            return x
+        return T.Const(self.error("E308", f"{what} must be a condition (true/false), but this is a {x.type}", x.span,
+                                  help="compare it with a limit, e.g. `x >= 90 percent`"), False, x.span)
+
+    def _plain_vs_percent(self, a: T.TExpr, b: T.TExpr, span: Span) -> bool:
+        for x, y in ((a, b), (b, a)):
+            if (isinstance(x, T.Const) and isinstance(x.type, T.NumT) and x.type.unit.text == "1"
+                    and isinstance(y.type, T.NumT) and y.type.unit.text in ("percent", "%") and abs(x.value) > 1):
+                self.error("E309", f"comparing a percentage with the plain number {x.text}", x.span,
+                           help=f"write `{x.text} percent` (or the fraction {x.value / 100:g})")
+                return True
+        return False
+
+    def _unify_text(self, a: T.TExpr, b: T.TExpr) -> tuple[T.TExpr, T.TExpr] | None:
+        """Turn string constants compared with a text value into category codes."""
+        out = []
+        for x, other in ((a, b), (b, a)):
+            if isinstance(x, T.Const) and isinstance(x.type, T.TextT) and isinstance(other.type, T.TextT) \
+                    and not isinstance(other, T.Const):
+                cats = other.type.categories
+                if x.value not in cats:
+                    hint = did_you_mean(str(x.value), cats)
+                    self.error("E310", f'"{x.value}" is not a declared category', x.span,
+                               help=(hint + " " if hint else "") + "categories: " + ", ".join(f'"{c}"' for c in cats))
+                    return None
+                x = T.Const(other.type, cats.index(x.value), x.span, x.text)
+            out.append(x)
+        return out[0], out[1]
+
+    def x_Compare(self, e: ast.Compare) -> T.TExpr:
+        a, b = self.expr(e.left), self.expr(e.right)
+        bt = T.BoolT()
+        if isinstance(a.type, T.ErrorT) or isinstance(b.type, T.ErrorT):
+            return T.Cmp(T.ErrorT(), e.op, a, b, e.span)
+        if isinstance(a.type, T.NumT) and isinstance(b.type, T.NumT):
+            if a.type.unit.dimensionality != b.type.unit.dimensionality:
+                return T.Cmp(self.error("E311", f"cannot compare {a.type.unit.text} with {b.type.unit.text}", e.span,
+                                        help=f"`{a.type.unit.text}` is {a.type.unit.dimension_text()}; "
+                                        f"`{b.type.unit.text}` is {b.type.unit.dimension_text()}"), e.op, a, b, e.span)
+            if self._plain_vs_percent(a, b, e.span):
+                return T.Cmp(T.ErrorT(), e.op, a, b, e.span)
+            return T.Cmp(bt, e.op, a, b, e.span)
+        if isinstance(a.type, T.TextT) and isinstance(b.type, T.TextT):
+            if e.op not in ("==", "!="):
+                return T.Cmp(self.error("E312", f"text can only be compared with == or !=, not `{e.op}`", e.span), e.op, a, b, e.span)
+            unified = self._unify_text(a, b)
+            if unified is None:
+                return T.Cmp(T.ErrorT(), e.op, a, b, e.span)
+            a, b = unified
+            if isinstance(a, T.Const) and isinstance(b, T.Const):
+                return T.Cmp(self.error("E313", "comparing two text constants", e.span), e.op, a, b, e.span)
+            if a.type != b.type:
+                return T.Cmp(self.error("E314", f"cannot compare {a.type} with {b.type}", e.span), e.op, a, b, e.span)
+            return T.Cmp(bt, e.op, a, b, e.span)
+        if isinstance(a.type, T.DateT) and isinstance(b.type, T.DateT):
+            if a.type.precision != b.type.precision:
+                return T.Cmp(self.error("E315", f"cannot compare a {a.type} with a {b.type}", e.span,
+                                        help="compare a month-precision date with a month like 2025-07"), e.op, a, b, e.span)
+            return T.Cmp(bt, e.op, a, b, e.span)
+        if isinstance(a.type, T.BoolT) and isinstance(b.type, T.BoolT) and e.op in ("==", "!="):
+            return T.Cmp(bt, e.op, a, b, e.span)
+        if isinstance(a.type, T.LabelT) and isinstance(b, T.Const) and isinstance(b.type, T.TextT) and e.op in ("==", "!="):
+            if b.value not in a.type.labels:
+                hint = did_you_mean(str(b.value), a.type.labels)
+                return T.Cmp(self.error("E310", f'"{b.value}" is not a label of result `{getattr(a, "name", "")}`', b.span,
+                                        help=hint), e.op, a, b, e.span)
+            return T.Cmp(bt, e.op, a, T.Const(a.type, a.type.labels.index(b.value), b.span, b.text), e.span)
+        return T.Cmp(self.error("E311", f"cannot compare {a.type} with {b.type}", e.span), e.op, a, b, e.span)
+
+    def x_Logic(self, e: ast.Logic) -> T.TExpr:
+        a = self._as_bool(self.expr(e.left), f"each side of `{e.op}`")
+        b = self._as_bool(self.expr(e.right), f"each side of `{e.op}`")
+        return T.BoolOp(T.BoolT(), e.op, a, b, e.span)
+
+    def x_Not(self, e: ast.Not) -> T.TExpr:
+        return T.NotOp(T.BoolT(), self._as_bool(self.expr(e.operand), "the operand of `not`"), e.span)
+
+    def x_IsState(self, e: ast.IsState) -> T.TExpr:
+        x = self.expr(e.operand)
+        states = ("pass", "fail", "not_applicable", "unknown") if isinstance(x.type, T.VerdictT) else ("unknown", "known")
+        if e.state not in states and not isinstance(x.type, T.ErrorT):
+            hint = did_you_mean(e.state, states)
+            return T.IsState(self.error("E316", f"`is {e.state}` does not apply to a {x.type}", e.state_span,
+                                        help=(hint + " " if hint else "") + "allowed: " + ", ".join(states)),
+                             x, e.state, e.span)
+        return T.IsState(T.BoolT(), x, e.state, e.span)
+
+    def x_InSet(self, e: ast.InSet) -> T.TExpr:
+        x = self.expr(e.operand)
+        if isinstance(x.type, T.ErrorT):
+            return T.InSet(T.ErrorT(), x, (), e.span)
+        if not isinstance(x.type, T.TextT):
+            return T.InSet(self.error("E317", f"`in {{…}}` needs a text value, but this is a {x.type}", e.span), x, (), e.span)
+        codes = []
+        for opt in e.options:
+            if not isinstance(opt, ast.String):
+                self.error("E317", "the options of `in {…}` are quoted categories", opt.span)
+                continue
+            if opt.value not in x.type.categories:
+                hint = did_you_mean(opt.value, x.type.categories)
+                self.error("E310", f'"{opt.value}" is not a declared category', opt.span,
+                           help=(hint + " " if hint else "") + "categories: " + ", ".join(f'"{c}"' for c in x.type.categories))
+                continue
+            codes.append(x.type.categories.index(opt.value))
+        return T.InSet(T.BoolT(), x, tuple(codes), e.span)
+
+    def _join(self, branches: list[T.TExpr], span: Span) -> T.Type:
+        types = [b.type for b in branches]
+        if any(isinstance(t, T.ErrorT) for t in types):
+            return T.ErrorT()
+        first = types[0]
+        for t, b in zip(types[1:], branches[1:]):
+            if isinstance(first, T.NumT) and isinstance(t, T.NumT):
+                if first.unit.dimensionality != t.unit.dimensionality:
+                    return self.error("E318", f"the branches give different units: {first.unit.text} and {t.unit.text}", b.span)
+            elif isinstance(first, T.BoolT) and isinstance(t, (T.BoolT, T.VerdictT)):
+                continue
+            elif type(first) is not type(t) or (isinstance(first, T.TextT) and not isinstance(b, T.Const) and t != first):
+                return self.error("E318", f"the branches give different types: {first} and {t}", b.span)
+        if isinstance(first, T.VerdictT):
+            return T.BoolT()
+        return first
+
+    def x_If(self, e: ast.If) -> T.TExpr:
+        c = self._as_bool(self.expr(e.cond), "the condition of `if`")
+        a, b = self.expr(e.then), self.expr(e.else_)
+        return T.IfElse(self._join([a, b], e.span), c, a, b, e.span)
+
+    def x_Case(self, e: ast.Case) -> T.TExpr:
+        whens = tuple((self._as_bool(self.expr(c), "a `when` condition"), self.expr(v)) for c, v in e.whens)
+        other = self.expr(e.else_)
+        return T.CaseWhen(self._join([v for _, v in whens] + [other], e.span), whens, other, e.span)
+
+    def x_Call(self, e: ast.Call) -> T.TExpr:
+        if e.func not in FUNCTIONS:
+            hint = did_you_mean(e.func, FUNCTIONS)
+            return T.Func(self.error("E319", f"unknown function `{e.func}`", e.func_span,
+                                     help=hint or "functions: " + ", ".join(FUNCTIONS)), e.func, (), e.span)
+        if e.func in ("all", "any"):
+            rules: list[str] = []
+            for arg in e.args:
+                if isinstance(arg, ast.Glob):
+                    rules.extend(self.r.globs.get(arg.prefix, ()))
+                    continue
+                sym = self.r.lookup(arg) if isinstance(arg, ast.Ref) else None
+                if sym is None or sym.kind != "rule":
+                    if isinstance(arg, ast.Ref) and sym is None:
+                        continue  # already reported as an unknown name
+                    self.error("E321", f"{e.func}(…) takes rule ids or patterns like `core.*`", arg.span)
+                    continue
+                rules.append(sym.name)
+            if not e.args:
+                return T.VerdictSet(self.error("E321", f"{e.func}() needs at least one rule", e.span), e.func, (), e.span)
+            return T.VerdictSet(T.VerdictT(), e.func, tuple(dict.fromkeys(rules)), e.span)
+        args = tuple(self.expr(a) for a in e.args)
+        want = 1 if e.func == "abs" else None
+        if (want and len(args) != 1) or (not want and len(args) < 2):
+            return T.Func(self.error("E322", f"{e.func}() takes {'one argument' if want else 'two or more arguments'}",
+                                     e.span), e.func, args, e.span)
+        if any(isinstance(a.type, T.ErrorT) for a in args):
+            return T.Func(T.ErrorT(), e.func, args, e.span)
+        for a in args:
+            if not isinstance(a.type, T.NumT):
+                return T.Func(self.error("E322", f"{e.func}() needs numbers, but this is a {a.type}", a.span), e.func, args, e.span)
+            if a.type.unit.dimensionality != args[0].type.unit.dimensionality:
+                return T.Func(self.error("E307", f"{e.func}() of {args[0].type.unit.text} and {a.type.unit.text}", a.span),
+                              e.func, args, e.span)
+        return T.Func(args[0].type, e.func, args, e.span)
+
+    # -------------------------------------------------------------- judgement
+    def rounding(self, judge: ast.Judge, require: T.TExpr, rule_id: str) -> T.TExpr:
+        """Attach a GB/T 8170 rounded-value judgement to every numeric comparison of a requirement."""
+
+        def rewrite(x: T.TExpr) -> T.TExpr:
+            if isinstance(x, T.Cmp) and isinstance(x.left.type, T.NumT):
+                r = explicit or self._limit_precision(x.right)
+                if r is None:
+                    self.error("E323", "cannot tell the limit's stated precision for rounded-value judgement", x.right.span,
+                               help="write the limit as a number with a unit, or `judge rounded to 0.01 t CO2/tce`")
+                    return x
+                return T.Cmp(x.type, x.op, x.left, x.right, x.span, r)
+            if isinstance(x, T.BoolOp):
+                return T.BoolOp(x.type, x.op, rewrite(x.left), rewrite(x.right), x.span)
+            if isinstance(x, T.NotOp):
+                return T.NotOp(x.type, rewrite(x.operand), x.span)
+            return x
+
+        explicit = None
+        if judge.precision is not None:
+            p = judge.precision
+            u = self.unit(p.unit, p.span) if p.unit else dimensionless()
+            if u is None:
+                return require
+            explicit = T.Rounding(u.factor, p.decimals, p.unit or "")
+        return rewrite(require)
+
+    def _limit_precision(self, limit: T.TExpr) -> T.Rounding | None:
+        consts = []
+        for node in T.texpr_walk(limit):
+            if isinstance(node, T.Const) and isinstance(node.type, T.NumT):
+                consts.append(node)
+            elif isinstance(node, T.Load) and node.kind == "value" and node.name in self.value_exprs:
+                consts.extend(n for n in T.texpr_walk(self.value_exprs[node.name])
+                              if isinstance(n, T.Const) and isinstance(n.type, T.NumT)
+                              and n.type.unit.dimensionality == limit.type.unit.dimensionality)
+        consts = [c for c in consts if c.type.unit.dimensionality == limit.type.unit.dimensionality]
+        if not consts:
+            return None
+        decimals = max(_decimals(c.text) for c in consts)
+        unit = consts[0].type.unit
+        return T.Rounding(unit.factor, decimals, unit.text)
+
+
+def _decimals(text: str) -> int:
+    mantissa = text.split(" ")[0].replace("_", "").lower().split("e")[0]
+    return len(mantissa.split(".")[1]) if "." in mantissa else 0
+
+
+def _ordered_values(resolved: Resolved) -> list[ast.LetDecl]:
+    """Let declarations so that each comes after the values it reads (cycles are left to the graph phase)."""
+    lets = {d.name: d for d in resolved.module.items if isinstance(d, ast.LetDecl)}
+    order: list[ast.LetDecl] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str) -> None:
+        if state.get(name) == 2 or state.get(name) == 1:
+            return
+        state[name] = 1
+        for node in ast.walk(lets[name].expr):
+            if isinstance(node, ast.Ref):
+                sym = resolved.lookup(node)
+                if sym is not None and sym.kind == "value":
+                    visit(sym.name)
+        state[name] = 2
+        order.append(lets[name])
+
+    for name in lets:
+        visit(name)
+    return order
+
+
+def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, ...]]:
+    """Type- and unit-check a resolved ruleset.
+
+    Returns the checked ruleset (None when there are errors) and every diagnostic, errors and
+    warnings, including those of name resolution.
+    """
+    ck = _Checker(resolved)
+    ck.diags.extend(resolved.diagnostics)
+    module = resolved.module
+
+    # declared types first, so references anywhere see them
+    for d in module.items:
+        if isinstance(d, ast.InputDecl):
+            ck.types[d.name] = ck.type_of_spec(d.type)
+        elif isinstance(d, ast.RuleDecl):
+            ck.types[d.id] = T.VerdictT()
+        elif isinstance(d, ast.ResultDecl):
+            labels = tuple(b.label for b in d.branches)
+            ck.types[d.name] = T.LabelT(tuple(dict.fromkeys(labels)))
+        elif isinstance(d, ast.LetDecl) and d.type is not None:
+            ck.types[d.name] = ck.type_of_spec(d.type)
+
+    inputs = []
+    for d in module.items:
+        if isinstance(d, ast.InputDecl):
+            inputs.append(_check_input(ck, d))
+
+    values = {}
+    for d in _ordered_values(resolved):
+        x = ck.expr(d.expr)
+        declared = ck.types.get(d.name)
+        if declared is not None and not isinstance(declared, T.ErrorT) and not isinstance(x.type, T.ErrorT):
+            if isinstance(declared, T.NumT) and isinstance(x.type, T.NumT):
+                if declared.unit.dimensionality != x.type.unit.dimensionality:
+                    ck.error("E324", f"`{d.name}` is declared in {declared.unit.text} but its formula gives {x.type.unit.text}",
+                             d.expr.span, help=f"{declared.unit.text} is {declared.unit.dimension_text()}; "
+                             f"{x.type.unit.text} is {x.type.unit.dimension_text()}")
+            elif type(declared) is not type(x.type) and not (isinstance(declared, T.BoolT) and isinstance(x.type, T.VerdictT)):
+                ck.error("E324", f"`{d.name}` is declared as {declared} but its formula gives a {x.type}", d.expr.span)
+        if declared is None:
+            declared = T.BoolT() if isinstance(x.type, T.VerdictT) else x.type
+            ck.types[d.name] = declared
+        ck.value_exprs[d.name] = x
+        values[d.name] = CValue(d.name, declared, x, d.label, d)
+    ordered_values = tuple(values[d.name] for d in module.items if isinstance(d, ast.LetDecl) and d.name in values)
+
+    rules = []
+    for d in module.items:
+        if not isinstance(d, ast.RuleDecl) or d.require is None:
+            continue
+        applies = ck._as_bool(ck.expr(d.applies), "an applicability condition") if d.applies is not None else None
+        require = ck._as_bool(ck.expr(d.require), "a requirement")
+        judge = "full"
+        if d.judge is not None:
+            if d.judge.method not in ("full", "rounded"):
+                hint = did_you_mean(d.judge.method, ("full", "rounded"))
+                ck.error("E325", f"unknown judgement method `{d.judge.method}`", d.judge.span,
+                         help=(hint + " " if hint else "") + "GB/T 8170-2008: `judge full` (full-value, the default) "
+                         "or `judge rounded` (rounded-value)")
+            elif d.judge.method == "rounded":
+                judge = "rounded"
+                require = ck.rounding(d.judge, require, d.id)
+        rules.append(CRule(d.id, d.label, d.clause, d.severity, applies, require, judge, d))
+
+    results = []
+    for d in module.items:
+        if isinstance(d, ast.ResultDecl):
+            results.append(_check_result(ck, d))
+
+    examples = tuple(_check_example(ck, d) for d in module.items if isinstance(d, ast.ExampleDecl))
+
+    diags = tuple(ck.diags)
+    if any(x.severity == "error" for x in diags):
+        return None, diags
+    entity = resolved.entity
+    meta = []
+    for f in module.header.fields:
+        v = f.value
+        if isinstance(v, ast.Label):
+            meta.extend([("title_zh", v.zh), ("title_en", v.en)])
+        else:
+            meta.append((f.key, v))
+    checked = CheckedRuleset(
+        id=module.header.id,
+        meta=tuple(meta),
+        entity=entity.name,
+        key=entity.key,
+        inputs=tuple(inputs),
+        values=ordered_values,
+        rules=tuple(rules),
+        results=tuple(results),
+        examples=examples,
+        module=module,
+        content_hash=hashlib.sha256(module.source.encode("utf-8")).hexdigest(),
+        diagnostics=tuple(x for x in diags if x.severity != "error"),
+    )
+    return checked, diags
+
+
+def _check_input(ck: _Checker, d: ast.InputDecl) -> CInput:
+    typ = ck.types[d.name]
+    low = high = None
+    lo_inc = hi_inc = True
+    if d.range is not None:
+        if not isinstance(typ, T.NumT):
+            if not isinstance(typ, T.ErrorT):
+                ck.error("E326", f"a range needs a number input, but `{d.name}` is {typ}", d.range.span)
+        else:
+            factor = typ.unit.factor
+            lo, hi = d.range.low, d.range.high
+            low = None if lo.value == float("-inf") else lo.value * factor
+            high = None if hi.value == float("inf") else hi.value * factor
+            lo_inc, hi_inc = lo.inclusive, hi.inclusive
+            if lo.value > hi.value:
+                ck.error("E327", f"the range [{lo.text}, {hi.text}] is empty: its low end is above its high end", d.range.span)
+            if (lo.value in (float("inf"), float("-inf")) and lo.inclusive) or (hi.value in (float("inf"), float("-inf")) and hi.inclusive):
+                ck.error("E327", "an infinite end of a range is open: write `[0, inf)`", d.range.span)
+    return CInput(d.name, typ, low, lo_inc, high, hi_inc, d.label, d)
+
+
+def _check_result(ck: _Checker, d: ast.ResultDecl) -> CResult:
+    labels = ck.types[d.name].labels
+    branches = []
+    seen: dict[str, Span] = {}
+    otherwise_at: Span | None = None
+    for b in d.branches:
+        if b.label in seen:
+            ck.error("E328", f'result label "{b.label}" is used twice', b.span, notes=(Note(seen[b.label], "first used here"),))
+        seen.setdefault(b.label, b.span)
+        if otherwise_at is not None:
+            ck.warn("W401", f'branch "{b.label}" can never be reached: it comes after `otherwise`', b.span)
+        cond = None
+        if b.cond is not None:
+            cond = ck._as_bool(ck.expr(b.cond), "a result branch condition")
+        else:
+            otherwise_at = b.span
+        branches.append((labels.index(b.label), cond))
+    return CResult(d.name, labels, tuple(branches), d.label, d)
+
+
+def _example_value(ck: _Checker, target_type: T.Type, value, target: str):
+    """The canonical value of a literal in an example, checked against the target's type."""
+    if isinstance(value, ast.Ref) and value.name == "unknown":
+        return None
+    if isinstance(target_type, T.ErrorT):
+        return None
+    if isinstance(target_type, T.VerdictT):
+        if isinstance(value, ast.Ref) and value.name in T.VERDICT_NAMES:
+            return value.name
+        ck.error("E511", f"`{target}` is a rule: expect pass, fail, not_applicable or unknown", value.span)
+        return None
+    if isinstance(target_type, T.LabelT):
+        if isinstance(value, ast.String) and value.value in target_type.labels:
+            return value.value
+        hint = did_you_mean(getattr(value, "value", ""), target_type.labels) if isinstance(value, ast.String) else None
+        ck.error("E511", f"`{target}` is a result: expect one of " + ", ".join(f'"{l}"' for l in target_type.labels)
+                 + " or unknown", value.span, help=hint)
+        return None
+    x = ck.expr(value)
+    if isinstance(x.type, T.ErrorT):
+        return None
+    if not isinstance(x, T.Const) and not (isinstance(x, T.Neg) and isinstance(x.operand, T.Const)):
+        ck.error("E512", "example values are literals (a number with its unit, a quoted category, true/false, a date)", value.span)
+        return None
+    if isinstance(x, T.Neg):
+        x = T.Const(x.operand.type, -x.operand.value, x.span, "-" + x.operand.text)
+    if isinstance(target_type, T.NumT) and isinstance(x.type, T.NumT):
+        if target_type.unit.dimensionality != x.type.unit.dimensionality:
+            ck.error("E513", f"`{target}` is in {target_type.unit.text}, but the example gives {x.type.unit.text}", value.span)
+            return None
+        if ck._plain_vs_percent(x, T.Load(target_type, target, "input", value.span), value.span):
+            return None
+        return float(x.value)
+    if isinstance(target_type, T.TextT) and isinstance(x.type, T.TextT):
+        if x.value not in target_type.categories:
+            hint = did_you_mean(str(x.value), target_type.categories)
+            ck.error("E310", f'"{x.value}" is not a declared category of `{target}`', value.span, help=hint)
+            return None
+        return x.value
+    if isinstance(target_type, T.BoolT) and isinstance(x.type, T.BoolT):
+        return bool(x.value)
+    if isinstance(target_type, T.DateT) and isinstance(x.type, T.DateT) and x.type.precision == target_type.precision:
+        return x.value
+    ck.error("E513", f"`{target}` is a {target_type}, but the example gives a {x.type}", value.span)
+    return None
+
+
+def _check_example(ck: _Checker, d: ast.ExampleDecl) -> CExample:
+    given, expect = [], []
+    for a in d.given:
+        sym = ck.r.lookup(a.target)
+        if sym is None:
+            continue
+        if sym.kind != "input":
+            ck.error("E514", f"`{sym.name}` is a {sym.kind}, not an input: `given` sets inputs only", a.target.span)
+            continue
+        given.append((sym.name, _example_value(ck, ck.types.get(sym.name, T.ErrorT()), a.value, sym.name)))
+    for a in d.expect:
+        sym = ck.r.lookup(a.target)
+        if sym is None:
+            continue
+        v = _example_value(ck, ck.types.get(sym.name, T.ErrorT()), a.value, sym.name)
+        expect.append((sym.name, v if v is not None else "unknown"))
+    return CExample(d.name, tuple(given), tuple(expect), d)

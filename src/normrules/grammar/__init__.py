@@ -1,0 +1,1 @@
+"""Package data: the ruleset grammar ``normrules.lark``."""

@@ -1,0 +1,77 @@
+"""Phase 4: the dependency graph of a checked ruleset (networkx).
+
+Nodes are ``(kind, name)`` pairs — ``("input", "energy")``, ``("value", "intensity")``,
+``("rule", "core.intensity")``, ``("result", "meets_notice")`` — and an edge ``a → b`` means
+``b`` reads ``a``. A cycle is an error naming every member with its position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from . import types as T
+from .check import CheckedRuleset
+from .errors import CheckFailed, Diagnostic, Note
+
+Node = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RuleGraph:
+    """A frozen networkx DiGraph plus the ruleset it was built from."""
+
+    ruleset: CheckedRuleset
+    graph: nx.DiGraph
+
+    def ancestors(self, node: Node) -> set[Node]:
+        return nx.ancestors(self.graph, node)
+
+    def inputs_behind(self, node: Node) -> list[str]:
+        """The inputs a node depends on, in declaration order."""
+        found = {n for k, n in self.ancestors(node) if k == "input"}
+        return [i.name for i in self.ruleset.inputs if i.name in found]
+
+    def affected_by(self, node: Node) -> set[Node]:
+        return nx.descendants(self.graph, node)
+
+
+def _item_expressions(ruleset: CheckedRuleset):
+    for v in ruleset.values:
+        yield ("value", v.name), v, [v.expr]
+    for r in ruleset.rules:
+        yield ("rule", r.id), r, [e for e in (r.applies, r.require) if e is not None]
+    for res in ruleset.results:
+        yield ("result", res.name), res, [c for _, c in res.branches if c is not None]
+
+
+def build_graph(ruleset: CheckedRuleset) -> RuleGraph:
+    """Build the dependency graph; raise :class:`CheckFailed` if it has a cycle."""
+    g = nx.DiGraph()
+    spans = {}
+    for i in ruleset.inputs:
+        g.add_node(("input", i.name))
+        spans[("input", i.name)] = i.decl.name_span
+    for node, item, exprs in _item_expressions(ruleset):
+        g.add_node(node)
+        spans[node] = item.decl.name_span
+        for e in exprs:
+            for dep in T.dependencies(e):
+                g.add_edge(dep, node)
+    diags = []
+    for component in nx.strongly_connected_components(g):
+        if len(component) == 1:
+            (only,) = component
+            if not g.has_edge(only, only):
+                continue
+        sub = g.subgraph(component)
+        cycle = [u for u, _ in nx.find_cycle(sub)]
+        path = " → ".join(n for _, n in cycle + cycle[:1])
+        first = min(cycle, key=lambda n: (spans[n].line, spans[n].col))
+        notes = tuple(Note(spans[n], f"`{n[1]}` ({n[0]}) is part of the cycle") for n in cycle)
+        diags.append(Diagnostic("E401", f"circular definition: {path}", spans[first], notes=notes,
+                                help="a value, rule or result cannot depend on itself; break the cycle"))
+    if diags:
+        raise CheckFailed(sorted(diags, key=lambda d: (d.span.line, d.span.col)))
+    return RuleGraph(ruleset, nx.freeze(g))

@@ -1,0 +1,480 @@
+"""Phase 1: ruleset text → :class:`normrules.ast.Module`.
+
+The grammar is ``normrules/grammar/normrules.lark`` (LALR, contextual lexer). Syntax errors
+become :class:`~normrules.errors.Diagnostic` values with the position, the source line and what
+was expected; common mistakes get a hand-written message via lark's ``match_examples``. After a
+syntax error the parser skips to the next declaration and goes on, so one run reports one error
+per broken declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .errors import CheckFailed, Diagnostic, SourceMap, Span, did_you_mean
+
+KEYWORDS = (
+    "and or not is in if then else case when end otherwise true false number boolean text date "
+    "ruleset title zh en document issuer version published effective status category supersedes "
+    "entity key input let rule clause severity applies require judge to result example given "
+    "expect inf"
+).split()
+
+DECLARATION_KEYWORDS = ("entity", "input", "let", "rule", "result", "example")
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    return resources.files("normrules.grammar").joinpath("normrules.lark").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
+
+
+def _span(file: str, meta) -> Span:
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
+
+
+def _tspan(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
+
+
+def _number_value(text: str) -> float:
+    return float(text.replace("_", ""))
+
+
+def _unquote(tok: Token) -> str:
+    body = str(tok)[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+class _ToAst(Transformer):
+    """Builds AST nodes bottom-up from the lark tree."""
+
+    def __init__(self, file: str, source: str):
+        super().__init__()
+        self.file = file
+        self.source = source
+
+    def s(self, meta) -> Span:
+        return _span(self.file, meta)
+
+    def t(self, tok: Token) -> Span:
+        return _tspan(self.file, tok)
+
+    # -------------------------------------------------------------- names
+    @v_args(meta=True)
+    def ref(self, meta, names):
+        return ast.Ref(tuple(str(n) for n in names), self.s(meta))
+
+    @v_args(meta=True)
+    def qname(self, meta, names):
+        return (tuple(str(n) for n in names), self.s(meta))
+
+    @v_args(meta=True)
+    def dotted(self, meta, names):
+        return (".".join(str(n) for n in names), self.s(meta))
+
+    @v_args(meta=True)
+    def glob(self, meta, children):
+        return ast.Glob(str(children[0])[:-2], self.s(meta))
+
+    # -------------------------------------------------------------- literals
+    @v_args(meta=True)
+    def number(self, meta, children):
+        num, unit = children[0], (children[1] if len(children) > 1 else None)
+        unit_text = str(unit) if unit is not None else None
+        return ast.Number(str(num), _number_value(num), unit_text, self.s(meta))
+
+    @v_args(meta=True)
+    def string(self, meta, children):
+        return ast.String(_unquote(children[0]), self.s(meta))
+
+    @v_args(meta=True)
+    def date(self, meta, children):
+        return ast.DateLit(str(children[0]), self.s(meta))
+
+    @v_args(meta=True)
+    def true(self, meta, _):
+        return ast.Bool(True, self.s(meta))
+
+    @v_args(meta=True)
+    def false(self, meta, _):
+        return ast.Bool(False, self.s(meta))
+
+    # -------------------------------------------------------------- operators
+    @v_args(meta=True)
+    def binary(self, meta, c):
+        return ast.Binary(str(c[1]), c[0], c[2], self.s(meta))
+
+    @v_args(meta=True)
+    def neg(self, meta, c):
+        return ast.Unary("-", c[0], self.s(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta, c):
+        return ast.Compare(str(c[1]), c[0], c[2], self.s(meta))
+
+    @v_args(meta=True)
+    def and_op(self, meta, c):
+        return ast.Logic("and", c[0], c[1], self.s(meta))
+
+    @v_args(meta=True)
+    def or_op(self, meta, c):
+        return ast.Logic("or", c[0], c[1], self.s(meta))
+
+    @v_args(meta=True)
+    def not_op(self, meta, c):
+        return ast.Not(c[0], self.s(meta))
+
+    @v_args(meta=True)
+    def is_state(self, meta, c):
+        return ast.IsState(c[0], str(c[1]), self.t(c[1]), self.s(meta))
+
+    @v_args(meta=True)
+    def in_set(self, meta, c):
+        return ast.InSet(c[0], tuple(c[1:]), self.s(meta))
+
+    @v_args(meta=True)
+    def if_expr(self, meta, c):
+        return ast.If(c[0], c[1], c[2], self.s(meta))
+
+    def case_when(self, c):
+        return (c[0], c[1])
+
+    @v_args(meta=True)
+    def case_expr(self, meta, c):
+        return ast.Case(tuple(c[:-1]), c[-1], self.s(meta))
+
+    def args(self, c):
+        return tuple(c)
+
+    @v_args(meta=True)
+    def call(self, meta, c):
+        return ast.Call(str(c[0]), self.t(c[0]), c[1] or (), self.s(meta))
+
+    # -------------------------------------------------------------- header
+    @v_args(meta=True)
+    def label(self, meta, c):
+        zh, en = c[0], c[1]
+        return ast.Label(_unquote(zh), _unquote(en) if en is not None else None, self.s(meta))
+
+    def _meta(key):
+        @v_args(meta=True)
+        def build(self, meta, c):
+            value = c[0]
+            if isinstance(value, Token):
+                value = _unquote(value) if value.type == "STRING" else str(value)
+            elif isinstance(value, tuple):
+                value = value[0]
+            return ast.Meta(key, value, self.s(meta))
+
+        return build
+
+    meta_title = _meta("title")
+    meta_document = _meta("document")
+    meta_issuer = _meta("issuer")
+    meta_version = _meta("version")
+    meta_published = _meta("published")
+    meta_effective = _meta("effective")
+    meta_status = _meta("status")
+    meta_category = _meta("category")
+
+    @v_args(meta=True)
+    def meta_supersedes(self, meta, c):
+        return ast.Meta("supersedes", (c[0][0], _unquote(c[1])), self.s(meta))
+
+    @v_args(meta=True)
+    def header(self, meta, c):
+        (rid, rspan), fields = c[0], tuple(c[1:])
+        return ast.Header(rid, rspan, fields, self.s(meta))
+
+    # -------------------------------------------------------------- types
+    @v_args(meta=True)
+    def t_unit(self, meta, c):
+        return ast.TypeSpec("unit", unit=str(c[0]), span=self.s(meta))
+
+    @v_args(meta=True)
+    def t_number(self, meta, c):
+        return ast.TypeSpec("number", span=self.s(meta))
+
+    @v_args(meta=True)
+    def t_boolean(self, meta, c):
+        return ast.TypeSpec("boolean", span=self.s(meta))
+
+    @v_args(meta=True)
+    def t_text(self, meta, c):
+        return ast.TypeSpec("text", categories=tuple(_unquote(t) for t in c), span=self.s(meta))
+
+    @v_args(meta=True)
+    def t_date(self, meta, c):
+        return ast.TypeSpec("date", precision=str(c[0]) if c[0] is not None else "day", span=self.s(meta))
+
+    def signed(self, c):
+        sign = -1.0 if (len(c) == 2 and str(c[0]) == "-") else 1.0
+        tok = c[-1]
+        text = "".join(str(x) for x in c)
+        value = float("inf") if tok.type == "INF" else _number_value(tok)
+        return (sign * value, text)
+
+    @v_args(meta=True)
+    def range(self, meta, c):
+        opening, lo, hi, closing = c
+        return ast.Range(
+            ast.Bound(lo[0], str(opening) == "[", lo[1]), ast.Bound(hi[0], str(closing) == "]", hi[1]), self.s(meta)
+        )
+
+    # -------------------------------------------------------------- declarations
+    @staticmethod
+    def _split(parts: tuple[str, ...]) -> tuple[str | None, str]:
+        return (parts[0], ".".join(parts[1:])) if len(parts) > 1 else (None, parts[0])
+
+    @v_args(meta=True)
+    def entity_decl(self, meta, c):
+        return ast.EntityDecl(str(c[0]), c[1], str(c[2]) if c[2] is not None else "id", self.s(meta))
+
+    @v_args(meta=True)
+    def input_decl(self, meta, c):
+        (parts, nspan), typ, rng, label = c
+        entity, name = self._split(parts)
+        return ast.InputDecl(entity, name, typ, rng, label, self.s(meta), nspan)
+
+    @v_args(meta=True)
+    def let_decl(self, meta, c):
+        (parts, nspan), typ, label, expr = c
+        entity, name = self._split(parts)
+        return ast.LetDecl(entity, name, typ, label, expr, self.s(meta), nspan)
+
+    @v_args(meta=True)
+    def clause(self, meta, c):
+        return ("clause", _unquote(c[0]), self.s(meta))
+
+    @v_args(meta=True)
+    def severity(self, meta, c):
+        return ("severity", str(c[0]), self.t(c[0]))
+
+    @v_args(meta=True)
+    def applies(self, meta, c):
+        return ("applies", c[0], self.s(meta))
+
+    @v_args(meta=True)
+    def require(self, meta, c):
+        return ("require", c[0], self.s(meta))
+
+    @v_args(meta=True)
+    def judge(self, meta, c):
+        method, num, unit = c[0], c[1], (c[2] if len(c) > 2 else None)
+        precision = None
+        if num is not None:
+            nspan = self.t(num)
+            precision = ast.Number(str(num), _number_value(num), str(unit) if unit is not None else None, nspan)
+        return ("judge", ast.Judge(str(method), precision, self.s(meta)), self.t(method))
+
+    @v_args(meta=True)
+    def rule_decl(self, meta, c):
+        (rid, rspan), label, clauses = c[0], c[1], c[2:]
+        found: dict[str, tuple] = {}
+        self.duplicates = getattr(self, "duplicates", [])
+        for kind, value, span in clauses:
+            if kind in found:
+                self.duplicates.append((kind, rid, span))
+            found[kind] = (value, span)
+        sev = found.get("severity")
+        return ast.RuleDecl(
+            id=rid,
+            label=label,
+            clause=found["clause"][0] if "clause" in found else None,
+            severity=sev[0] if sev else "mandatory",
+            severity_span=sev[1] if sev else None,
+            applies=found["applies"][0] if "applies" in found else None,
+            require=found["require"][0] if "require" in found else None,
+            judge=found["judge"][0] if "judge" in found else None,
+            span=self.s(meta),
+            name_span=rspan,
+        )
+
+    @v_args(meta=True)
+    def when_branch(self, meta, c):
+        return ast.Branch(_unquote(c[0]), c[1], self.s(meta))
+
+    @v_args(meta=True)
+    def otherwise_branch(self, meta, c):
+        return ast.Branch(_unquote(c[0]), None, self.s(meta))
+
+    @v_args(meta=True)
+    def result_decl(self, meta, c):
+        (parts, nspan), label, branches = c[0], c[1], c[2:]
+        entity, name = self._split(parts)
+        return ast.ResultDecl(entity, name, label, tuple(branches), self.s(meta), nspan)
+
+    @v_args(meta=True)
+    def assignment(self, meta, c):
+        return ast.Assignment(c[0], c[1], self.s(meta))
+
+    def assignments(self, c):
+        return tuple(c)
+
+    @v_args(meta=True)
+    def example_decl(self, meta, c):
+        return ast.ExampleDecl(_unquote(c[0]), c[1], c[2], self.s(meta))
+
+    def start(self, c):
+        return c[0], tuple(c[1:])
+
+
+# ---------------------------------------------------------------------- syntax errors
+
+# Snippets of common mistakes, matched against the parser state of a failure (lark's
+# match_examples). Each label is the message shown for a matching error.
+_MISTAKES: dict[str, list[str]] = {
+    "a rule needs `require <condition>`; write the condition after `require`": [
+        'ruleset a { }\nrule r.x "t" clause "1" x <= 1',
+    ],
+    "comparison for equality is written `==`": [
+        'ruleset a { }\nrule r.x require x = 1',
+        'ruleset a { }\nlet x = a = 1',
+    ],
+    "values in `given`/`expect` are separated by commas": [
+        'ruleset a { }\nexample "e" { given a = 1 b = 2 expect x = pass }',
+        'ruleset a { }\nexample "e" { given a = 1 tce\n b = 2 expect x = pass }',
+    ],
+    "an `if` needs both `then` and `else`": [
+        'ruleset a { }\nlet x = if a then 1 end',
+        'ruleset a { }\nlet x = if a then 1\nlet y = 2',
+    ],
+    "a `case` ends with `else <value> end`": [
+        'ruleset a { }\nlet x = case when a then 1 end',
+    ],
+    "a declaration's type follows a colon: `input park.energy : tce/yr`": [
+        'ruleset a { }\ninput park.energy tce/yr',
+    ],
+    "an input needs a type after the colon: a unit (`t CO2/yr`), `percent`, `number`, `boolean`, `text {…}` or `date`": [
+        'ruleset a { }\ninput park.energy : "x"',
+    ],
+}
+
+
+@lru_cache(maxsize=1)
+def _mistake_parser():
+    return _parser()
+
+
+def _expected_text(expected: set[str]) -> str:
+    names = []
+    for term in sorted(expected):
+        try:
+            pattern = _parser().get_terminal(term).pattern
+        except KeyError:
+            names.append(term)
+            continue
+        if pattern.type == "str":
+            names.append(f"`{pattern.value}`")
+        else:
+            names.append({"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string",
+                          "DATE": "a date", "UNIT": "a unit", "GLOB": "a rule pattern like `core.*`",
+                          "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`",
+                          "RANGE_OPEN": "`[` or `(`", "RANGE_CLOSE": "`]` or `)`",
+                          "SIGN": "`-`", "INF": "`inf`"}.get(term, term))
+    uniq = list(dict.fromkeys(names))
+    if len(uniq) > 8:
+        uniq = uniq[:8] + ["…"]
+    return ", ".join(uniq)
+
+
+def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic:
+    line, col = err.line, err.column
+    if line is None or line < 1:
+        line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+    help_text = None
+    try:
+        label = err.match_examples(_mistake_parser().parse, _MISTAKES, use_accepts=True)
+    except Exception:  # match_examples re-parses snippets; never let that hide the real error
+        label = None
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
+        span = Span(file, line, col, line, col + 1, err.pos_in_stream, err.pos_in_stream + 1)
+        message = f"unexpected character `{ch}`"
+        expected = _expected_text(err.allowed) if err.allowed else None
+        if expected:
+            message += f"; expected {expected}"
+    elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        span = Span(file, line, col, line, col + 1)
+        message = f"the file ends too early; expected {_expected_text(err.expected)}"
+    else:
+        assert isinstance(err, UnexpectedToken)
+        tok = err.token
+        span = _tspan(file, tok)
+        message = f"unexpected `{tok}`; expected {_expected_text(err.accepts or err.expected)}"
+        if tok.type == "NAME":
+            keywords = [
+                _parser().get_terminal(t).pattern.value
+                for t in (err.accepts or err.expected)
+                if t in {tt.name for tt in _parser().terminals} and _parser().get_terminal(t).pattern.type == "str"
+            ]
+            hint = did_you_mean(str(tok), [k for k in keywords if k.isalpha()])
+            if hint:
+                help_text = hint
+    if label:
+        help_text = label if help_text is None else f"{label}; {help_text}"
+    return Diagnostic("E101", message, span, help=help_text)
+
+
+_DECL_START = re.compile(r"^[ \t]*(?:" + "|".join(DECLARATION_KEYWORDS) + r")\b", re.M)
+
+
+def _blank_out(text: str, start: int, end: int) -> str:
+    """Replace text[start:end] by spaces, keeping newlines so positions stay valid."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def parse(text: str, file: str = "<string>", sources: SourceMap | None = None) -> ast.Module:
+    """Parse ruleset text into a :class:`~normrules.ast.Module`.
+
+    Raises :class:`~normrules.errors.CheckFailed` listing one diagnostic per broken declaration.
+    """
+    if sources is not None:
+        sources.add(file, text)
+    diagnostics: list[Diagnostic] = []
+    work = text
+    for _ in range(50):
+        try:
+            tree = _parser().parse(work)
+            break
+        except UnexpectedInput as err:
+            diagnostics.append(_syntax_diagnostic(err, file, text))
+            pos = getattr(err, "pos_in_stream", None)
+            if pos is None or isinstance(err, UnexpectedEOF):
+                tree = None
+                break
+            starts = [m.start() for m in _DECL_START.finditer(work)]
+            before = [s for s in starts if s <= pos]
+            after = [s for s in starts if s > pos]
+            if not before:
+                tree = None
+                break
+            work = _blank_out(work, before[-1], after[0] if after else len(work))
+    else:
+        tree = None
+    if diagnostics:
+        raise CheckFailed(diagnostics, sources)
+    transformer = _ToAst(file, text)
+    try:
+        header, items = transformer.transform(tree)
+    except VisitError as err:  # a bug in the transformer, not in the ruleset
+        raise err.orig_exc from err
+    dups = getattr(transformer, "duplicates", [])
+    if dups:
+        raise CheckFailed(
+            [Diagnostic("E102", f"rule `{rid}` has more than one `{kind}`", span, help=f"keep one `{kind}` clause")
+             for kind, rid, span in dups],
+            sources,
+        )
+    return ast.Module(file, text, header, items)

@@ -1,0 +1,291 @@
+"""Reading entity tables into canonical columns, and writing evaluation results.
+
+Input columns are matched to declared inputs by name; a header may carry a unit in brackets
+(``energy [万tce/yr]``), converted on read with pint. Every conversion is a whole-column
+pyarrow/numpy operation. Missing cells (empty, NaN, null) become unknown, never zero.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import types as T
+from .check import CheckedRuleset, date_ordinal
+from .errors import DataError, did_you_mean
+from .execute import Col
+from .units import UnitSyntaxError, parse_unit
+
+_HEADER = re.compile(r"^\s*(?P<name>[^\[\]]+?)\s*(?:\[(?P<unit>[^\]]*)\])?\s*$")
+_NUMERIC = r"^[+-]?(\d[\d_,]*(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+_TRUE = ["true", "yes", "y", "1", "是", "t"]
+_FALSE = ["false", "no", "n", "0", "否", "f"]
+
+# --------------------------------------------------------------------------- reading files
+
+
+def decode_csv_bytes(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), else GBK/GB18030 — the encodings Chinese spreadsheets write."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030")
+
+
+def read_table(path: str | os.PathLike) -> pa.Table:
+    """Read CSV (UTF-8/GBK), Parquet or JSON (a list of records) into an Arrow table."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"no such file: {p}")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pq.read_table(p)
+    if suffix == ".json":
+        data = json.loads(p.read_text("utf-8"))
+        rows = data["rows"] if isinstance(data, dict) and "rows" in data else data
+        return pa.Table.from_pylist(rows)
+    text = decode_csv_bytes(p.read_bytes())
+    try:
+        return pacsv.read_csv(io.BytesIO(text.encode("utf-8")),
+                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"cannot read CSV {p}: {exc}") from None
+
+
+def to_arrow(table) -> pa.Table:
+    """Accept a pyarrow Table, a pandas DataFrame or a dict of arrays/lists."""
+    if isinstance(table, pa.Table):
+        return table
+    if isinstance(table, pa.RecordBatch):
+        return pa.Table.from_batches([table])
+    if isinstance(table, dict):
+        return pa.table({k: (v if isinstance(v, (pa.Array, pa.ChunkedArray)) else _array(v)) for k, v in table.items()})
+    if type(table).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(table, preserve_index=False)
+    raise TypeError(f"cannot evaluate over a {type(table).__name__}: pass a pandas DataFrame, a pyarrow Table or a dict of arrays")
+
+
+def _array(values) -> pa.Array:
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        return pa.array(arr, from_pandas=True)   # NaN → null
+    if arr.dtype.kind in "OU":
+        return pa.array(list(arr) if arr.dtype.kind == "O" else arr.tolist(), from_pandas=True)
+    return pa.array(arr)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def split_header(column: str) -> tuple[str, str | None]:
+    m = _HEADER.match(column)
+    if not m:
+        return column, None
+    return m.group("name"), m.group("unit")
+
+
+def _first_row(mask) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0]) + 1
+
+
+def _as_strings(arr: pa.Array) -> pa.Array:
+    s = pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+
+
+class InputReader:
+    """Turns an Arrow table into the canonical input columns of one ruleset."""
+
+    def __init__(self, ruleset: CheckedRuleset, invalid: str = "error"):
+        if invalid not in ("error", "unknown"):
+            raise ValueError("invalid must be 'error' or 'unknown'")
+        self.ruleset = ruleset
+        self.invalid = invalid
+        self.warnings: list[str] = []
+        self.invalid_counts: dict[str, int] = {}
+
+    def read(self, table) -> tuple[dict[str, Col], int, np.ndarray]:
+        table = to_arrow(table)
+        n = table.num_rows
+        by_name: dict[str, tuple[str, str | None]] = {}
+        for column in table.column_names:
+            name, unit = split_header(column)
+            by_name[name] = (column, unit)
+        cols: dict[str, Col] = {}
+        for inp in self.ruleset.inputs:
+            if inp.name not in by_name:
+                hint = did_you_mean(inp.name, by_name)
+                self.warnings.append(f"no column `{inp.name}`: it is unknown for every entity" + (f" ({hint})" if hint else ""))
+                cols[inp.name] = Col(np.zeros(n), np.zeros(n, dtype=bool))
+                continue
+            column, unit = by_name[inp.name]
+            arr = table.column(column).combine_chunks() if n else pa.array([], pa.null())
+            cols[inp.name] = self._convert(inp, column, unit, arr, n)
+        key = self.ruleset.key
+        if key in by_name:
+            keys = np.asarray(table.column(by_name[key][0]).cast(pa.string()).to_pylist(), dtype=object)
+        else:
+            keys = np.arange(1, n + 1).astype(str).astype(object)
+        return cols, n, keys
+
+    # ------------------------------------------------------------------ per type
+    def _reject(self, inp, column: str, bad: np.ndarray, known: np.ndarray, message: str) -> np.ndarray:
+        count = int(np.count_nonzero(bad))
+        if count == 0:
+            return known
+        if self.invalid == "error":
+            raise DataError(message, column=column, row=_first_row(bad))
+        self.invalid_counts[inp.name] = self.invalid_counts.get(inp.name, 0) + count
+        self.warnings.append(f"column `{column}`: {count} invalid value(s) read as unknown ({message})")
+        return known & ~bad
+
+    def _convert(self, inp, column: str, unit: str | None, arr: pa.Array, n: int) -> Col:
+        typ = inp.type
+        if isinstance(typ, T.NumT):
+            return self._number(inp, column, unit, arr, typ)
+        if unit:
+            raise DataError(f"a unit in the header, but `{inp.name}` is {typ}", column=column)
+        if isinstance(typ, T.BoolT):
+            return self._boolean(inp, column, arr)
+        if isinstance(typ, T.TextT):
+            return self._text(inp, column, arr, typ)
+        if isinstance(typ, T.DateT):
+            return self._date(inp, column, arr, typ)
+        raise AssertionError(typ)
+
+    def _number(self, inp, column, unit, arr, typ: T.NumT) -> Col:
+        declared = typ.unit
+        if unit:
+            try:
+                given = parse_unit(unit)
+            except UnitSyntaxError as exc:
+                raise DataError(f"{exc} in the header", column=column) from None
+            if given.dimensionality != declared.dimensionality:
+                raise DataError(f"unit {unit} cannot be converted to {declared.text} (the unit `{inp.name}` is declared in)",
+                                column=column)
+            factor = given.factor
+        else:
+            factor = declared.factor
+        percent_marked = np.zeros(len(arr), dtype=bool)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_null(arr.type):
+            s = _as_strings(arr)
+            has_pct = pc.fill_null(pc.ends_with(s, "%"), False)
+            percent_marked = np.asarray(has_pct)
+            s = pc.utf8_rtrim(pc.replace_substring(s, "%", ""), " ")
+            ok = pc.fill_null(pc.match_substring_regex(s, _NUMERIC), True)
+            bad = ~np.asarray(ok)
+            if bad.any():
+                row = _first_row(bad)
+                raise DataError(f"`{s[row - 1]}` is not a number", column=column, row=row)
+            s = pc.replace_substring(s, ",", "")
+            values = np.asarray(pc.fill_null(s.cast(pa.float64()), np.nan), dtype=float)
+            if percent_marked.any() and not declared.is_dimensionless:
+                raise DataError(f"`%` values, but `{inp.name}` is in {declared.text}", column=column, row=_first_row(percent_marked))
+        elif pa.types.is_boolean(arr.type):
+            raise DataError(f"true/false values, but `{inp.name}` is a number in {declared.text}", column=column)
+        else:
+            values = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan), dtype=float)
+        known = ~np.isnan(values)
+        data = np.where(percent_marked, values * 0.01, values * factor)
+        if declared.text in ("percent", "%") and not unit and known.any() and not percent_marked.any():
+            if np.all(np.abs(values[known]) <= 1):
+                self.warnings.append(
+                    f"column `{column}`: every value is ≤ 1 — `{inp.name}` is a percentage, so 0.95 means 0.95 %, "
+                    f"not 95 %; write 95 or 95% (or put `[1]` in the header for fractions)")
+        known = self._range(inp, column, data, known)
+        return Col(np.where(known, data, np.nan), known)
+
+    def _range(self, inp, column, data, known) -> np.ndarray:
+        bad = np.zeros(len(data), dtype=bool)
+        if inp.low is not None:
+            bad |= known & ((data < inp.low) if inp.low_inclusive else (data <= inp.low))
+        if inp.high is not None:
+            bad |= known & ((data > inp.high) if inp.high_inclusive else (data >= inp.high))
+        if not bad.any():
+            return known
+        d = inp.decl.range
+        return self._reject(inp, column, bad, known,
+                            f"outside the declared range {'[' if d.low.inclusive else '('}{d.low.text}, "
+                            f"{d.high.text}{']' if d.high.inclusive else ')'} {inp.type}")
+
+    def _boolean(self, inp, column, arr) -> Col:
+        if pa.types.is_boolean(arr.type):
+            known = np.asarray(arr.is_valid())
+            return Col(np.asarray(pc.fill_null(arr, False)), known)
+        if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+            v = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan), dtype=float)
+            known = ~np.isnan(v)
+            bad = known & (v != 0) & (v != 1)
+            known = self._reject(inp, column, bad, known, "expected true/false (or 1/0)")
+            return Col(v == 1, known)
+        s = pc.utf8_lower(_as_strings(arr))
+        is_true = np.asarray(pc.fill_null(pc.is_in(s, pa.array(_TRUE)), False))
+        is_false = np.asarray(pc.fill_null(pc.is_in(s, pa.array(_FALSE)), False))
+        present = np.asarray(s.is_valid())
+        bad = present & ~is_true & ~is_false
+        known = self._reject(inp, column, bad, present, "expected true/false, yes/no, 1/0 or 是/否")
+        return Col(is_true, known)
+
+    def _text(self, inp, column, arr, typ: T.TextT) -> Col:
+        s = _as_strings(arr)
+        idx = pc.index_in(s, value_set=pa.array(typ.categories, pa.string()))
+        present = np.asarray(s.is_valid())
+        found = np.asarray(idx.is_valid())
+        bad = present & ~found
+        if bad.any() and self.invalid == "error":
+            row = _first_row(bad)
+            value = s[row - 1].as_py()
+            hint = did_you_mean(value, typ.categories)
+            raise DataError(f'"{value}" is not a declared category of `{inp.name}`'
+                            + (f"; {hint}" if hint else "") + " (categories: " + ", ".join(typ.categories) + ")",
+                            column=column, row=row)
+        known = self._reject(inp, column, bad, present, "undeclared category")
+        codes = np.asarray(pc.fill_null(idx, 0), dtype=np.int32)
+        return Col(codes, known)
+
+    def _date(self, inp, column, arr, typ: T.DateT) -> Col:
+        if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
+            days = np.asarray(pc.fill_null(arr.cast(pa.date32()).cast(pa.int32()), 0), dtype=float)
+            known = np.asarray(arr.is_valid())
+            if typ.precision == "month":
+                d = arr.cast(pa.date32())
+                months = pc.add(pc.multiply(pc.year(d), 12), pc.subtract(pc.month(d), 1))
+                days = np.asarray(pc.fill_null(months, 0), dtype=float)
+            return Col(days, known)
+        s = _as_strings(arr)
+        present = np.asarray(s.is_valid())
+        pattern = r"^\d{4}-\d{2}$" if typ.precision == "month" else r"^\d{4}-\d{2}-\d{2}$"
+        if typ.precision == "month":
+            pattern = r"^\d{4}-\d{2}(-\d{2})?$"
+        ok = np.asarray(pc.fill_null(pc.match_substring_regex(s, pattern), False))
+        bad = present & ~ok
+        if bad.any() and self.invalid == "error":
+            row = _first_row(bad)
+            raise DataError(f"`{s[row - 1]}` is not a date like {'2025-07' if typ.precision == 'month' else '2025-07-08'}",
+                            column=column, row=row)
+        known = self._reject(inp, column, bad, present, "not a date")
+        good = pc.if_else(pa.array(known), s, pa.scalar(None, pa.string()))
+        if typ.precision == "month":
+            year = pc.cast(pc.utf8_slice_codeunits(good, 0, 4), pa.int64())
+            month = pc.cast(pc.utf8_slice_codeunits(good, 5, 7), pa.int64())
+            values = np.asarray(pc.fill_null(pc.add(pc.multiply(year, 12), pc.subtract(month, 1)), 0), dtype=float)
+        else:
+            ts = pc.strptime(good, format="%Y-%m-%d", unit="s", error_is_null=True)
+            known = known & np.asarray(ts.is_valid())
+            values = np.asarray(pc.fill_null(ts.cast(pa.date32()).cast(pa.int32()), 0), dtype=float)
+        return Col(values, known)
+
+
+__all__ = ["InputReader", "read_table", "to_arrow", "split_header", "decode_csv_bytes", "date_ordinal"]
