@@ -30,6 +30,14 @@ from .tables import InputReader
 _VERDICTS = np.array(T.VERDICT_NAMES, dtype=object)
 
 
+def _significant(values: np.ndarray, digits: int = 12) -> np.ndarray:
+    """Round to ``digits`` significant digits: hides the float noise of unit conversion in output."""
+    with np.errstate(all="ignore"):
+        magnitude = np.floor(np.log10(np.abs(values)))
+        scale = 10.0 ** np.where(np.isfinite(magnitude), digits - 1 - magnitude, 0)
+        return np.where(np.isfinite(values) & (values != 0), np.round(values * scale) / scale, values)
+
+
 def compile_text(text: str, file: str = "<string>") -> "Ruleset":
     """Run every compile phase on ruleset text; raise :class:`CheckFailed` with all diagnostics."""
     sources = SourceMap()
@@ -161,7 +169,7 @@ class Evaluation:
         typ = item.type
         if isinstance(typ, T.NumT):
             header = name if typ.unit.text == "1" else f"{name} [{typ.unit.text}]"
-            return header, pa.array(col.data / typ.unit.factor, mask=mask)
+            return header, pa.array(_significant(col.data / typ.unit.factor), mask=mask)
         if isinstance(typ, T.BoolT):
             return name, pa.array(col.data.astype(bool), mask=mask)
         if isinstance(typ, T.TextT):

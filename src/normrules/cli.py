@@ -1,0 +1,278 @@
+"""The ``normrules`` command line.
+
+    normrules check rulesets/                       every error of every ruleset, file:line:col
+    normrules eval RULESET --input parks.csv        one row per entity: values, verdicts, results
+    normrules explain RULESET --input parks.csv --id P004
+    normrules test rulesets/                        run the examples written in the rulesets
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import pyarrow as pa
+
+from . import __version__
+from .api import find_rulesets, load
+from .errors import CheckFailed, DataError, NormrulesError, diagnostics_json, render_diagnostics
+
+EPILOG = "Language reference: docs/language.md. Exit codes: 0 ok, 1 check/test/--fail-on failure, 2 usage or data error."
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.version_option(__version__, prog_name="normrules")
+def main() -> None:
+    """normrules — rulesets for carbon standards: check them, evaluate them over tables of
+    entities, explain a verdict, run their examples.
+
+    A ruleset (.nr file) encodes one document — a policy notice, an evaluation standard, a PCR —
+    as typed inputs with units, derived values, rules citing clauses, and results. Start with
+    `normrules check rulesets/` and `normrules eval rulesets/gb/zero_carbon_park.nr --input
+    examples/parks.csv`.
+    """
+
+
+# --------------------------------------------------------------------------- check
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: file:line:col with the source line and a caret; json: a list of diagnostics.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check(paths, fmt, strict):
+    """Check rulesets (files or directories of .nr files) and report every problem found.
+
+    \b
+    Example:
+      normrules check rulesets/
+      normrules check --format json my_standard.nr
+    """
+    try:
+        files = find_rulesets(paths)
+    except NormrulesError as exc:
+        _fail(str(exc))
+    all_diags, text_parts, failed = [], [], 0
+    for f in files:
+        try:
+            rs = load(f)
+            diags, sources = list(rs.warnings), rs.sources
+        except CheckFailed as exc:
+            diags, sources = list(exc.diagnostics), exc.sources
+        errors = [d for d in diags if d.severity == "error" or strict]
+        failed += bool(errors)
+        all_diags.extend(diags)
+        if diags:
+            text_parts.append(render_diagnostics(diags, sources))
+    if fmt == "json":
+        click.echo(diagnostics_json(all_diags))
+    else:
+        for part in text_parts:
+            click.echo(part + "\n")
+        ok = len(files) - failed
+        click.echo(f"{len(files)} ruleset{'s' * (len(files) != 1)} checked: {ok} ok, {failed} with errors", err=True)
+    sys.exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def _write_atomic(path: Path, writer) -> None:
+    """Write through a temporary file in the same directory, then rename: no half-written output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_output(table: pa.Table, ref: str, sha: str, fmt: str, output: Path | None) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        if output is None:
+            _fail("--format parquet needs --output FILE")
+        _write_atomic(output, lambda tmp: pq.write_table(table, tmp))
+        return
+    if fmt == "json":
+        doc = {"ruleset": ref, "sha256": sha, "rows": table.to_pylist()}
+        text = json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n"
+    else:
+        n = table.num_rows
+        table = table.append_column("_ruleset", pa.array([ref] * n)).append_column("_sha256", pa.array([sha] * n))
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table, sink)
+        text = sink.getvalue().to_pybytes().decode("utf-8")
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        _write_atomic(output, lambda tmp: Path(tmp).write_text(text, "utf-8"))
+
+
+def _summary(ev) -> str:
+    c = ev.ruleset.checked
+    lines = [f"{c.ref} (sha256 {c.content_hash[:12]}) — {ev.n} {c.entity} entit{'ies' if ev.n != 1 else 'y'} evaluated"]
+    counts = ev.counts()
+    rules = [r for r in c.rules if r.id in counts]
+    if rules:
+        width = max(len(r.id) for r in rules)
+        lines.append(f"  {'rule':<{width}}  {'pass':>7} {'fail':>7} {'n/a':>7} {'unknown':>7}")
+        for r in rules:
+            k = counts[r.id]
+            lines.append(f"  {r.id:<{width}}  {k['pass']:>7} {k['fail']:>7} {k['not_applicable']:>7} {k['unknown']:>7}")
+    for res in c.results:
+        if res.name in counts:
+            parts = ", ".join(f"{label} {n}" for label, n in counts[res.name].items())
+            lines.append(f"  {res.name}: {parts}")
+    for span, n in ev.counters.division_by_zero.items():
+        if n:
+            lines.append(f"  division by zero (unknown): {n} at {span}")
+    for name, n in ev.invalid_counts.items():
+        lines.append(f"  invalid values read as unknown: {n} in `{name}`")
+    for w in ev.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def _load_or_exit(ruleset):
+    try:
+        return load(ruleset)
+    except CheckFailed as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except NormrulesError as exc:
+        _fail(str(exc))
+
+
+def _evaluate_or_exit(rs, input_path, invalid):
+    from .tables import read_table
+
+    try:
+        return rs.evaluate(read_table(input_path), invalid=invalid)
+    except DataError as exc:
+        _fail(f"{input_path}: {exc}")
+
+
+@main.command(name="eval")
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Entity table: CSV (UTF-8 or GBK; units in headers like `energy [万tce/yr]`), Parquet or JSON.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write results here (written atomically). Default: standard output.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
+              help="Output format; default from the --output suffix, else csv.")
+@click.option("--fail-on", type=click.Choice(["fail", "unknown"]),
+              help="Exit 1 when any verdict is fail (or, with `unknown`, fail or unknown).")
+@click.option("--invalid", type=click.Choice(["error", "unknown"]), default="error", show_default=True,
+              help="Out-of-range values and undeclared categories: stop with an error naming column and row, "
+                   "or read them as unknown and count them.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary on standard error.")
+def eval_(ruleset, input_path, output, fmt, fail_on, invalid, quiet):
+    """Evaluate RULESET over every entity of an input table.
+
+    Writes one row per entity with every derived value (unit in the header), every rule's
+    verdict (pass / fail / not_applicable / unknown) and every result, plus the ruleset's
+    id@version and content hash; prints the counts per verdict on standard error.
+
+    \b
+    Example:
+      normrules eval rulesets/gb/zero_carbon_park.nr -i examples/parks.csv -o out.csv
+    """
+    rs = _load_or_exit(ruleset)
+    ev = _evaluate_or_exit(rs, input_path, invalid)
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else "csv"
+        fmt = {"pq": "parquet", "parquet": "parquet", "json": "json"}.get(suffix, "csv")
+    _write_output(ev.to_arrow(), rs.ref, rs.content_hash, fmt, output)
+    if not quiet:
+        click.echo(_summary(ev), err=True)
+    if fail_on:
+        counts = ev.counts()
+        bad = sum(k.get("fail", 0) + (k.get("unknown", 0) if fail_on == "unknown" else 0)
+                  for name, k in counts.items() if "fail" in k)
+        if bad:
+            sys.exit(1)
+
+
+@main.command()
+@click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Entity table (as for eval).")
+@click.option("--id", "key", required=True, help="The entity's key (the entity's key column, e.g. `id`).")
+@click.option("--invalid", type=click.Choice(["error", "unknown"]), default="error", show_default=True)
+def explain(ruleset, input_path, key, invalid):
+    """Explain one entity: each rule's verdict with its clause and the values and limits it
+    compared; for an unknown, the missing inputs behind it.
+
+    \b
+    Example:
+      normrules explain rulesets/gb/zero_carbon_park.nr -i examples/parks.csv --id P004
+    """
+    from .explain import explain as explain_row
+
+    rs = _load_or_exit(ruleset)
+    ev = _evaluate_or_exit(rs, input_path, invalid)
+    try:
+        click.echo(explain_row(ev, key))
+    except NormrulesError as exc:
+        _fail(str(exc))
+
+
+# --------------------------------------------------------------------------- test
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+def test(paths):
+    """Run the examples written in rulesets (default: rulesets/) with both the vectorized
+    executor and the reference interpreter; print expected vs actual for each failure.
+
+    \b
+    Example:
+      normrules test rulesets/gb
+    """
+    from .examples import run_examples
+
+    try:
+        files = find_rulesets(paths or ["rulesets"])
+    except NormrulesError as exc:
+        _fail(str(exc))
+    total = failed = broken = 0
+    for f in files:
+        try:
+            rs = load(f)
+        except CheckFailed as exc:
+            click.echo(f"{f}: does not compile\n{exc}", err=True)
+            broken += 1
+            continue
+        outcomes = run_examples(rs)
+        bad = [o for o in outcomes if not o.passed]
+        total += len(outcomes)
+        failed += len(bad)
+        click.echo(f"{rs.ref:<40} {len(outcomes) - len(bad)} passed, {len(bad)} failed   ({f})")
+        for o in bad:
+            click.echo(f"  FAIL {o.file}:{o.line} example \"{o.name}\"")
+            for m in o.mismatches:
+                click.echo(f"    {m.name}: expected {m.expected}, got {m.actual} ({m.engine})")
+    click.echo(f"{total - failed} passed, {failed} failed")
+    sys.exit(1 if failed or broken else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
