@@ -125,9 +125,10 @@ def numpy_park(d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndar
     limit = np.where(_at_least(energy, BIG), LIMIT_BIG, LIMIT_BAND)
     core_ok = intensity <= limit * (1 + REL_TOL)
 
-    def verdict(ok, known):
+    def verdict(ok, known=None):
         codes = np.where(ok, PASS, FAIL).astype(np.int8)
-        codes[~known] = UNKNOWN
+        if known is not None:
+            codes[~known] = UNKNOWN
         codes[~in_scope] = UNKNOWN
         codes[out_scope] = NOT_APPLICABLE
         return codes
@@ -136,9 +137,9 @@ def numpy_park(d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndar
     codes = {
         "core.intensity": verdict(core_ok, int_known),
         "guide.clean_energy": verdict(_at_least(clean, CLEAN_MIN), ~np.isnan(clean)),
-        "guide.product_energy": verdict(d["product_energy_level2"], True),
-        "guide.solid_waste": verdict(_at_least(d["solid_waste_util"], SOLID_MIN), True),
-        "guide.waste_heat": verdict(_at_least(d["waste_heat_util"], HEAT_MIN), True),
+        "guide.product_energy": verdict(d["product_energy_level2"]),
+        "guide.solid_waste": verdict(_at_least(d["solid_waste_util"], SOLID_MIN)),
+        "guide.waste_heat": verdict(_at_least(d["waste_heat_util"], HEAT_MIN)),
     }
     stack = np.stack(list(codes.values()))
     any_fail = (stack == FAIL).any(axis=0)

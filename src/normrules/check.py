@@ -267,6 +267,12 @@ class _Checker:
             return T.Cmp(T.ErrorT(), e.op, a, b, e.span)
         if isinstance(a.type, T.NumT) and isinstance(b.type, T.NumT):
             if a.type.unit.dimensionality != b.type.unit.dimensionality:
+                plain = next((x for x in (b, a) if isinstance(x, T.Const) and x.type.unit.text == "1"), None)
+                if plain is not None:
+                    other = a if plain is b else b
+                    return T.Cmp(self.error("E311", f"cannot compare {other.type.unit.text} with the plain number {plain.text}",
+                                            e.span, help=f"give the limit its unit, e.g. `{plain.text} {other.type.unit.text}`"),
+                                 e.op, a, b, e.span)
                 return T.Cmp(self.error("E311", f"cannot compare {a.type.unit.text} with {b.type.unit.text}", e.span,
                                         help=f"`{a.type.unit.text}` is {a.type.unit.dimension_text()}; "
                                         f"`{b.type.unit.text}` is {b.type.unit.dimension_text()}"), e.op, a, b, e.span)

@@ -18,6 +18,7 @@ _SHOW_OP = {"<=": "≤", ">=": "≥", "!=": "≠", "==": "=", "<": "<", ">": ">"
 
 def format_number(value: float) -> str:
     """``1 000 000``, ``0.241``, ``89.99`` — grouped integers, six significant digits otherwise."""
+    value = float(f"{value:.12g}")
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}".replace(",", " ")
     if abs(value) >= 1e6:

@@ -367,13 +367,48 @@ def _mistake_parser():
     return _parser()
 
 
+@lru_cache(maxsize=1)
+def _mistake_states() -> tuple:
+    """(label, LALR state, accepted terminals, token) of each snippet's syntax error."""
+    out = []
+    for label, snippets in _MISTAKES.items():
+        for snippet in snippets:
+            try:
+                _mistake_parser().parse(snippet)
+            except UnexpectedInput as ut:
+                if getattr(ut, "state", None) is not None:
+                    out.append((label, ut.state.position, getattr(ut, "accepts", None), getattr(ut, "token", None)))
+    return tuple(out)
+
+
+def _match_mistake(err: UnexpectedInput) -> str | None:
+    """Like lark's ``match_examples``, but compares only the LALR state on top of the stack: lark's
+    ``ParserState.__eq__`` also compares the stack depth, which differs between a snippet and a file
+    with declarations before the error, so no snippet ever matched a real file."""
+    state = getattr(err, "state", None)
+    if state is None:
+        return None
+    accepts = getattr(err, "accepts", None) if isinstance(err, UnexpectedToken) else None
+    candidate = None
+    for label, position, ut_accepts, token in _mistake_states():
+        if position != state.position or (accepts is not None and ut_accepts is not None and ut_accepts != accepts):
+            continue
+        if token is not None and token == getattr(err, "token", None):
+            return label
+        candidate = candidate or label
+    return candidate
+
+
 def _expected_text(expected: set[str]) -> str:
     names = []
     for term in sorted(expected):
+        if term == "$END":
+            names.append("the end of the file")
+            continue
         try:
             pattern = _parser().get_terminal(term).pattern
         except KeyError:
-            names.append(term)
+            names.append("the end of the file" if term == "$END" else term)
             continue
         if pattern.type == "str":
             names.append(f"`{pattern.value}`")
@@ -395,8 +430,8 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
         line, col = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
     help_text = None
     try:
-        label = err.match_examples(_mistake_parser().parse, _MISTAKES, use_accepts=True)
-    except Exception:  # match_examples re-parses snippets; never let that hide the real error
+        label = None if isinstance(err, UnexpectedCharacters) else _match_mistake(err)
+    except Exception:  # matching re-parses snippets; never let that hide the real error
         label = None
     if isinstance(err, UnexpectedCharacters):
         ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
@@ -405,7 +440,12 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
         expected = _expected_text(err.allowed) if err.allowed else None
         if expected:
             message += f"; expected {expected}"
+        if ch in _LOOKALIKES:
+            help_text = f"write `{_LOOKALIKES[ch]}` instead of `{ch}`"
     elif isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        tok = getattr(err, "token", None)
+        if tok is not None and getattr(tok, "end_line", None):  # lark puts $END on the last token: point after it
+            line, col = tok.end_line, tok.end_column
         span = Span(file, line, col, line, col + 1)
         message = f"the file ends too early; expected {_expected_text(err.expected)}"
     else:
@@ -413,7 +453,7 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
         tok = err.token
         span = _tspan(file, tok)
         message = f"unexpected `{tok}`; expected {_expected_text(err.accepts or err.expected)}"
-        if tok.type == "NAME":
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(tok)):  # a word may lex as NAME or UNIT
             keywords = [
                 _parser().get_terminal(t).pattern.value
                 for t in (err.accepts or err.expected)
@@ -425,6 +465,11 @@ def _syntax_diagnostic(err: UnexpectedInput, file: str, text: str) -> Diagnostic
     if label:
         help_text = label if help_text is None else f"{label}; {help_text}"
     return Diagnostic("E101", message, span, help=help_text)
+
+
+# Characters of copied (full-width, typographic) documents and what to write instead.
+_LOOKALIKES = {"≤": "<=", "≥": ">=", "≠": "!=", "＝": "==", "，": ",", "：": ":", "（": "(", "）": ")",
+               "“": '"', "”": '"', "＜": "<", "＞": ">"}
 
 
 _DECL_START = re.compile(r"^[ \t]*(?:" + "|".join(DECLARATION_KEYWORDS) + r")\b", re.M)
