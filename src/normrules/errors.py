@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 
@@ -174,10 +174,3 @@ class DataError(NormrulesError):
         if row is not None:
             where.append(f"row {row}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
-
-
-@dataclass(frozen=True)
-class Warnings:
-    """Warnings collected while reading data or evaluating (printed on stderr by the CLI)."""
-
-    items: tuple[str, ...] = field(default=())

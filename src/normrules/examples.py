@@ -43,10 +43,10 @@ def _fmt_number(value: float, typ: T.NumT) -> str:
 
 def _describe(item, value) -> str:
     """Human text of a canonical value / verdict code / label index (None = unknown)."""
-    if value is None:
-        return "unknown"
     if hasattr(item, "require"):
         return T.VERDICT_NAMES[int(value)]
+    if value is None:
+        return "unknown"
     if hasattr(item, "branches"):
         return f'"{item.labels[int(value)]}"'
     typ = item.type
@@ -70,12 +70,12 @@ def _expected_text(item, expected) -> str:
 
 
 def _matches(item, expected, actual) -> bool:
+    if hasattr(item, "require"):
+        return T.VERDICT_NAMES[int(actual)] == expected
     if expected == "unknown":
         return actual is None
     if actual is None:
         return False
-    if hasattr(item, "require"):
-        return T.VERDICT_NAMES[int(actual)] == expected
     if hasattr(item, "branches"):
         return item.labels[int(actual)] == expected
     typ = item.type
@@ -108,8 +108,6 @@ def _executor_values(ruleset, inputs: dict[str, object]) -> dict[str, object]:
         kind = ruleset.checked.by_name()[name]
         if hasattr(kind, "require"):
             out[name] = int(col.data[0])
-            if out[name] == T.UNKNOWN:
-                out[name] = T.UNKNOWN
         elif hasattr(kind, "branches"):
             out[name] = None if col.data[0] == NO_LABEL else int(col.data[0])
         else:
@@ -129,18 +127,8 @@ def run_example(ruleset, example) -> ExampleOutcome:
         for name, expected in example.expect:
             item = items[name]
             actual = values.get(name)
-            if hasattr(item, "require") and actual == T.UNKNOWN:
-                actual_cmp = T.UNKNOWN
-            else:
-                actual_cmp = actual
-            if hasattr(item, "require"):
-                ok = T.VERDICT_NAMES[int(actual_cmp)] == expected
-                actual_text = T.VERDICT_NAMES[int(actual_cmp)]
-            else:
-                ok = _matches(item, expected, actual_cmp)
-                actual_text = _describe(item, actual_cmp)
-            if not ok:
-                mismatches.append(Mismatch(name, _expected_text(item, expected), actual_text, engine))
+            if not _matches(item, expected, actual):
+                mismatches.append(Mismatch(name, _expected_text(item, expected), _describe(item, actual), engine))
     span = example.decl.span
     return ExampleOutcome(example.name, span.file, span.line, tuple(mismatches))
 

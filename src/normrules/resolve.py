@@ -176,7 +176,9 @@ def resolve(module: ast.Module) -> Resolved:
             if lookup(frozen, entity, node) is None:
                 if allow_examples and node.name in ("pass", "fail", "not_applicable", "unknown"):
                     continue
-                hint = did_you_mean(node.name, symbols)
+                # an entity-qualified name (`park.energie`) is compared with qualified names too
+                qualified = [f"{entity.name}.{s}" for s in symbols] if entity is not None and len(node.parts) > 1 else []
+                hint = did_you_mean(node.name, [*symbols, *qualified])
                 diags.append(Diagnostic("E208", f"unknown name `{node.name}`", node.span,
                                         help=hint or "declare it with `input` or `let`"))
 
