@@ -126,13 +126,14 @@ def numpy_park(d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndar
     core_ok = intensity <= limit * (1 + REL_TOL)
 
     def verdict(ok, known=None):
-        codes = np.where(ok, PASS, FAIL).astype(np.int8)
+        codes = np.logical_not(ok).view(np.int8)           # PASS 0 / FAIL 1
         if known is not None:
-            codes[~known] = UNKNOWN
-        codes[~in_scope] = UNKNOWN
-        codes[out_scope] = NOT_APPLICABLE
+            np.copyto(codes, UNKNOWN, where=~known)
+        np.copyto(codes, UNKNOWN, where=scope_unknown)
+        np.copyto(codes, NOT_APPLICABLE, where=out_scope)
         return codes
 
+    scope_unknown = ~e_known
     clean = d["clean_share"]
     codes = {
         "core.intensity": verdict(core_ok, int_known),
@@ -141,14 +142,16 @@ def numpy_park(d: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndar
         "guide.solid_waste": verdict(_at_least(d["solid_waste_util"], SOLID_MIN)),
         "guide.waste_heat": verdict(_at_least(d["waste_heat_util"], HEAT_MIN)),
     }
-    stack = np.stack(list(codes.values()))
-    any_fail = (stack == FAIL).any(axis=0)
-    any_unknown = (stack == UNKNOWN).any(axis=0)
+    any_fail = np.zeros(len(energy), dtype=bool)
+    any_unknown = np.zeros(len(energy), dtype=bool)
+    for c in codes.values():
+        any_fail |= c == FAIL
+        any_unknown |= c == UNKNOWN
     labels = np.full(len(energy), NO_LABEL, dtype=np.int16)
     # "not in scope" first; an unknown scope leaves the label unknown (NO_LABEL).
-    labels[in_scope & ~any_unknown] = 1                    # all(...) = pass ("met")
-    labels[in_scope & any_fail] = 2                        # all(...) = fail → "not met"
-    labels[out_scope] = 0
+    np.copyto(labels, 1, where=in_scope & ~any_unknown)   # all(...) = pass → "met"
+    np.copyto(labels, 2, where=in_scope & any_fail)       # all(...) = fail → "not met"
+    np.copyto(labels, 0, where=out_scope)
     return codes, labels
 
 

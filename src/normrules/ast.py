@@ -30,11 +30,6 @@ class Number:
     unit: str | None     # as written, e.g. "t CO2/tce"; None for a plain number
     span: Span
 
-    @property
-    def decimals(self) -> int:
-        """Digits after the decimal point as written (the limit's stated precision)."""
-        mantissa = self.text.replace("_", "").lower().split("e")[0]
-        return len(mantissa.split(".")[1]) if "." in mantissa else 0
 
 
 @dataclass(frozen=True, slots=True)

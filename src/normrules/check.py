@@ -19,6 +19,7 @@ from .resolve import Resolved
 from .units import Unit, UnitSyntaxError, combine, dimensionless, parse_unit, registry
 
 FUNCTIONS = ("all", "any", "min", "max", "abs")
+_PROJECT_UNITS = ("tce", "CO2", "CO2e", "percent", "yr", "kt")  # suggested first for a misspelt unit
 _EPOCH = _dt.date(1970, 1, 1)
 
 
@@ -145,8 +146,12 @@ class _Checker:
             return parse_unit(text)
         except UnitSyntaxError as exc:
             bad = str(exc).split("`")[1] if "`" in str(exc) else text
-            names = list(registry()._units.keys()) + ["tce", "CO2", "CO2e", "percent", "yr", "kt"]
-            hint = did_you_mean(bad, names)
+            names = list(registry()._units.keys()) + list(_PROJECT_UNITS)
+            hint = did_you_mean(bad, _PROJECT_UNITS) or did_you_mean(bad, names)
+            for i in range(1, len(bad)):  # `tCO2` is `t CO2` written without the space
+                if _known_unit(bad[:i]) and _known_unit(bad[i:]):
+                    hint = f"did you mean `{bad[:i]} {bad[i:]}`? the factors of a unit are separated by a space"
+                    break
             self.error("E301", str(exc), span, help=hint or "units are pint units plus tce, CO2, CO2e, 万 and %")
             return None
 
@@ -406,12 +411,30 @@ class _Checker:
                               e.func, args, e.span)
         return T.Func(args[0].type, e.func, args, e.span)
 
+    def encode_text(self, x: T.TExpr, target: T.TextT) -> T.TExpr:
+        """Give a text value the categories of ``target``: quoted constants become its codes."""
+        if isinstance(x, T.Const) and isinstance(x.value, str):
+            if x.value not in target.categories:
+                hint = did_you_mean(x.value, target.categories)
+                self.error("E310", f'"{x.value}" is not a declared category', x.span,
+                           help=(hint + " " if hint else "") + "categories: " + ", ".join(f'"{c}"' for c in target.categories))
+                return x
+            return T.Const(target, target.categories.index(x.value), x.span, x.text)
+        if isinstance(x, T.IfElse):
+            return T.IfElse(target, x.cond, self.encode_text(x.then, target), self.encode_text(x.else_, target), x.span)
+        if isinstance(x, T.CaseWhen):
+            whens = tuple((c, self.encode_text(v, target)) for c, v in x.whens)
+            return T.CaseWhen(target, whens, self.encode_text(x.else_, target), x.span)
+        if x.type != target:
+            self.error("E318", f"a {x.type} cannot be a value of {target}", x.span)
+        return x
+
     # -------------------------------------------------------------- judgement
     def rounding(self, judge: ast.Judge, require: T.TExpr, rule_id: str) -> T.TExpr:
         """Attach a GB/T 8170 rounded-value judgement to every numeric comparison of a requirement."""
 
         def rewrite(x: T.TExpr) -> T.TExpr:
-            if isinstance(x, T.Cmp) and isinstance(x.left.type, T.NumT):
+            if isinstance(x, T.Cmp) and isinstance(x.left.type, T.NumT) and isinstance(x.right.type, T.NumT):
                 r = explicit or self._limit_precision(x.right)
                 if r is None:
                     self.error("E323", "cannot tell the limit's stated precision for rounded-value judgement", x.right.span,
@@ -430,7 +453,7 @@ class _Checker:
             u = self.unit(p.unit, p.span) if p.unit else dimensionless()
             if u is None:
                 return require
-            explicit = T.Rounding(u.factor, p.decimals, p.unit or "")
+            explicit = T.Rounding(u.factor, _decimals(p.text), p.unit or "")
         return rewrite(require)
 
     def _limit_precision(self, limit: T.TExpr) -> T.Rounding | None:
@@ -450,14 +473,44 @@ class _Checker:
         return T.Rounding(unit.factor, decimals, unit.text)
 
 
+def _text_types(x: T.TExpr) -> list[T.TextT]:
+    """The text types a value can come from (constants and loads in the branches)."""
+    if isinstance(x, T.IfElse):
+        return _text_types(x.then) + _text_types(x.else_)
+    if isinstance(x, T.CaseWhen):
+        return [t for _, v in x.whens for t in _text_types(v)] + _text_types(x.else_)
+    return [x.type] if isinstance(x.type, T.TextT) else []
+
+
+def _known_unit(name: str) -> bool:
+    try:
+        parse_unit(name)
+        return True
+    except UnitSyntaxError:
+        return False
+
+
 def _decimals(text: str) -> int:
-    mantissa = text.split(" ")[0].replace("_", "").lower().split("e")[0]
-    return len(mantissa.split(".")[1]) if "." in mantissa else 0
+    """Decimal places a number is written to: ``0.20`` → 2, ``1.5e-1`` → 2, ``3e2`` → -2 (hundreds)."""
+    number = text.split(" ")[0].replace("_", "").lower()
+    mantissa, _, exponent = number.partition("e")
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return places - int(exponent or 0)
+
+
+def _declared_items(resolved: Resolved) -> list:
+    """The module's items without second declarations of a name (reported as E204, not checked further)."""
+    def first(d) -> bool:
+        if not isinstance(d, (ast.InputDecl, ast.LetDecl, ast.RuleDecl, ast.ResultDecl)):
+            return True
+        sym = resolved.symbols.get(d.id if isinstance(d, ast.RuleDecl) else d.name)
+        return sym is not None and sym.decl is d
+    return [d for d in resolved.module.items if first(d)]
 
 
 def _ordered_values(resolved: Resolved) -> list[ast.LetDecl]:
     """Let declarations so that each comes after the values it reads (cycles are left to the graph phase)."""
-    lets = {d.name: d for d in resolved.module.items if isinstance(d, ast.LetDecl)}
+    lets = {d.name: d for d in _declared_items(resolved) if isinstance(d, ast.LetDecl)}
     order: list[ast.LetDecl] = []
     state: dict[str, int] = {}
 
@@ -487,9 +540,10 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
     ck = _Checker(resolved)
     ck.diags.extend(resolved.diagnostics)
     module = resolved.module
+    items = _declared_items(resolved)
 
     # declared types first, so references anywhere see them
-    for d in module.items:
+    for d in items:
         if isinstance(d, ast.InputDecl):
             ck.types[d.name] = ck.type_of_spec(d.type)
         elif isinstance(d, ast.RuleDecl):
@@ -501,7 +555,7 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
             ck.types[d.name] = ck.type_of_spec(d.type)
 
     inputs = []
-    for d in module.items:
+    for d in items:
         if isinstance(d, ast.InputDecl):
             inputs.append(_check_input(ck, d))
 
@@ -519,13 +573,17 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
                 ck.error("E324", f"`{d.name}` is declared as {declared} but its formula gives a {x.type}", d.expr.span)
         if declared is None:
             declared = T.BoolT() if isinstance(x.type, T.VerdictT) else x.type
+            if isinstance(declared, T.TextT):
+                declared = T.TextT(tuple(dict.fromkeys(c for t in _text_types(x) for c in t.categories)))
             ck.types[d.name] = declared
+        if isinstance(declared, T.TextT) and isinstance(x.type, T.TextT):
+            x = ck.encode_text(x, declared)
         ck.value_exprs[d.name] = x
         values[d.name] = CValue(d.name, declared, x, d.label, d)
-    ordered_values = tuple(values[d.name] for d in module.items if isinstance(d, ast.LetDecl) and d.name in values)
+    ordered_values = tuple(values[d.name] for d in items if isinstance(d, ast.LetDecl) and d.name in values)
 
     rules = []
-    for d in module.items:
+    for d in items:
         if not isinstance(d, ast.RuleDecl) or d.require is None:
             continue
         applies = ck._as_bool(ck.expr(d.applies), "an applicability condition") if d.applies is not None else None
@@ -543,11 +601,11 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
         rules.append(CRule(d.id, d.label, d.clause, d.severity, applies, require, judge, d))
 
     results = []
-    for d in module.items:
+    for d in items:
         if isinstance(d, ast.ResultDecl):
             results.append(_check_result(ck, d))
 
-    examples = tuple(_check_example(ck, d) for d in module.items if isinstance(d, ast.ExampleDecl))
+    examples = tuple(_check_example(ck, d) for d in items if isinstance(d, ast.ExampleDecl))
 
     diags = tuple(ck.diags)
     if any(x.severity == "error" for x in diags):
@@ -648,7 +706,9 @@ def _example_value(ck: _Checker, target_type: T.Type, value, target: str):
         if target_type.unit.dimensionality != x.type.unit.dimensionality:
             ck.error("E513", f"`{target}` is in {target_type.unit.text}, but the example gives {x.type.unit.text}", value.span)
             return None
-        if ck._plain_vs_percent(x, T.Load(target_type, target, "input", value.span), value.span):
+        if x.type.unit.text == "1" and target_type.unit.text in ("percent", "%") and abs(x.value) > 1:
+            ck.error("E309", f"`{target}` is a percentage, but the example gives the plain number {x.text}", value.span,
+                     help=f"write `{x.text} percent` (or the fraction {x.value / 100:g})")
             return None
         return float(x.value)
     if isinstance(target_type, T.TextT) and isinstance(x.type, T.TextT):

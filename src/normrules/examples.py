@@ -99,9 +99,16 @@ def _canonical_inputs(ruleset, example) -> dict[str, object]:
 
 def _executor_values(ruleset, inputs: dict[str, object]) -> dict[str, object]:
     cols = {}
+    types = {i.name: i.type for i in ruleset.checked.inputs}
     for name, v in inputs.items():
-        known = np.array([v is not None])
-        cols[name] = Col(np.array([v if v is not None else 0]), known)
+        typ = types[name]
+        if isinstance(typ, T.BoolT):
+            data = np.array([bool(v)])
+        elif isinstance(typ, T.TextT):
+            data = np.array([v if v is not None else 0], dtype=np.int32)
+        else:
+            data = np.array([v if v is not None else np.nan], dtype=float)
+        cols[name] = Col(data, np.array([v is not None]))
     env, _ = execute(ruleset.plan, cols, 1)
     out = {}
     for name, col in env.items():

@@ -49,6 +49,20 @@ def tolerance(right: np.ndarray | float):
 
 def compare(op: str, a, b):
     """Compare two float arrays (or an array and a scalar) with the limit tolerance."""
+    if np.ndim(b):
+        # the same arithmetic as below (REL_TOL·|b|, then b ± t), without the temporaries
+        t = np.abs(b)
+        t *= REL_TOL
+        if op == "<=":
+            return a <= np.add(b, t, out=t)
+        if op == "<":
+            return a < np.subtract(b, t, out=t)
+        if op == ">=":
+            return a >= np.subtract(b, t, out=t)
+        if op == ">":
+            return a > np.add(b, t, out=t)
+        eq = (a >= b - t) & (a <= np.add(b, t, out=t))
+        return eq if op == "==" else ~eq
     t = tolerance(b)
     if op == "<=":
         return a <= b + t
@@ -60,6 +74,29 @@ def compare(op: str, a, b):
         return a > b + t
     eq = (a >= b - t) & (a <= b + t)
     return eq if op == "==" else ~eq
+
+
+def _bool(x: np.ndarray) -> np.ndarray:
+    """A condition's data as booleans (truthiness, as ``np.where`` reads it)."""
+    return x if x.dtype == bool else x.astype(bool)
+
+
+def _is_constant(x: np.ndarray) -> bool:
+    """A column made by :meth:`_Eval.const`: one value broadcast over every entity."""
+    return x.ndim == 1 and len(x) > 0 and x.strides == (0,)
+
+
+def select_exclusive(n: int, dtype, default: int, choices) -> np.ndarray:
+    """``default`` everywhere, else ``value`` where ``mask`` — for mutually exclusive masks.
+
+    Equal to nested ``np.where`` calls, but as integer arithmetic: ``np.where`` on a mask without
+    long runs is an order of magnitude slower (branch mispredictions).
+    """
+    out = np.full(n, default, dtype=dtype)
+    for mask, value in choices:
+        if value != default:
+            out += mask * dtype(value - default)
+    return out
 
 
 def round_half_even(y):
@@ -89,15 +126,17 @@ class _Eval:
         self.n = n
         self.counters = counters
         self.all_true = np.ones(n, dtype=bool)
+        self.limit_tests: dict[tuple, Col] = {}    # `name op limit`, computed once (rules share scopes)
 
     def const(self, e: T.Const) -> Col:
+        # a read-only view of one value (stride 0): no memory and no time per entity
         if isinstance(e.type, T.BoolT):
-            data = np.full(self.n, bool(e.value))
+            value = np.bool_(bool(e.value))
         elif isinstance(e.type, (T.TextT, T.LabelT)):
-            data = np.full(self.n, int(e.value), dtype=np.int32)
+            value = np.int32(int(e.value))
         else:
-            data = np.full(self.n, float(e.value))
-        return Col(data, self.all_true)
+            value = np.float64(float(e.value))
+        return Col(np.broadcast_to(value, (self.n,)), self.all_true)
 
     def ev(self, e, active: np.ndarray) -> Col:
         return getattr(self, "e_" + type(e).__name__)(e, active)
@@ -126,19 +165,33 @@ class _Eval:
             data = a.data * b.data
         else:
             zero = b.data == 0
-            self.counters.division_by_zero[e.span] = self.counters.division_by_zero.get(e.span, 0) + int(
-                np.count_nonzero(zero & known & active))
-            data = a.data / np.where(zero, 1.0, b.data)
-            known = known & ~zero
+            if zero.any():
+                count = int(np.count_nonzero(zero & known & active))
+                data = a.data / np.where(zero, 1.0, b.data)
+                known = known & ~zero
+            else:
+                count = 0
+                data = a.data / b.data
+            self.counters.division_by_zero[e.span] = self.counters.division_by_zero.get(e.span, 0) + count
         return Col(data, known & np.isfinite(data))
 
     def e_Cmp(self, e: T.Cmp, active):
+        if isinstance(e.left.type, T.NumT) and isinstance(e.right, T.Const):
+            # a limit: compared as a scalar, known wherever the left side is
+            key = (e.left.name, e.op, e.right.value, e.rounding) if isinstance(e.left, T.Load) else None
+            if key in self.limit_tests:
+                return self.limit_tests[key]
+            a = self.ev(e.left, active)
+            left = apply_rounding(a.data, e.rounding) if e.rounding is not None else a.data
+            col = Col(compare(e.op, left, e.right.value), a.known)
+            if key is not None:
+                self.limit_tests[key] = col
+            return col
         a, b = self.ev(e.left, active), self.ev(e.right, active)
         known = a.known & b.known
         if isinstance(e.left.type, T.NumT):
             left = apply_rounding(a.data, e.rounding) if e.rounding is not None else a.data
-            right = e.right.value if isinstance(e.right, T.Const) else b.data
-            return Col(compare(e.op, left, right), known)
+            return Col(compare(e.op, left, b.data), known)
         eq = a.data == b.data
         if e.op in ("==", "!="):
             return Col(eq if e.op == "==" else ~eq, known)
@@ -170,10 +223,15 @@ class _Eval:
 
     def e_IfElse(self, e: T.IfElse, active):
         c = self.ev(e.cond, active)
-        chosen_then = c.known & c.data
+        cond = _bool(c.data)
+        chosen_then = c.known & cond
         a = self.ev(e.then, active & chosen_then)
-        b = self.ev(e.else_, active & c.known & ~c.data)
-        return Col(np.where(c.data, a.data, b.data), c.known & np.where(c.data, a.known, b.known))
+        b = self.ev(e.else_, active & c.known & ~cond)
+        if _is_constant(a.data) and _is_constant(b.data) and a.data.dtype == b.data.dtype:
+            data = np.array([b.data[0], a.data[0]])[cond.view(np.uint8)]   # a two-entry lookup table
+        else:
+            data = np.where(cond, a.data, b.data)
+        return Col(data, c.known & ((cond & a.known) | (~cond & b.known)))
 
     def e_CaseWhen(self, e: T.CaseWhen, active):
         decided = np.zeros(self.n, dtype=bool)
@@ -198,8 +256,8 @@ class _Eval:
         return Col(reduce.reduce([a.data for a in args]), known)
 
     def verdict_set_codes(self, e: T.VerdictSet) -> np.ndarray:
-        codes = np.stack([self.env[r].data for r in e.rules]) if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
-        return combine_verdicts(e.func, codes)
+        codes = [self.env[r].data for r in e.rules] if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
+        return combine_verdicts(e.func, codes, self.n)
 
     def e_VerdictSet(self, e: T.VerdictSet, active):
         return verdict_as_bool(self.verdict_set_codes(e))
@@ -216,46 +274,55 @@ def kleene(op: str, a: Col, b: Col) -> Col:
     return Col(true, true | false)
 
 
-def combine_verdicts(func: str, codes: np.ndarray) -> np.ndarray:
-    """``all``/``any`` over a (rules × entities) array of verdict codes."""
-    any_fail = (codes == T.FAIL).any(axis=0)
-    any_pass = (codes == T.PASS).any(axis=0)
-    any_unknown = (codes == T.UNKNOWN).any(axis=0)
-    none_applies = (codes == T.NOT_APPLICABLE).all(axis=0)
-    if func == "all":
-        out = np.where(any_fail, T.FAIL, np.where(any_unknown, T.UNKNOWN, np.where(none_applies, T.NOT_APPLICABLE, T.PASS)))
-    else:
-        out = np.where(any_pass, T.PASS, np.where(any_unknown, T.UNKNOWN, np.where(none_applies, T.NOT_APPLICABLE, T.FAIL)))
-    return out.astype(np.int8)
+def combine_verdicts(func: str, codes, n: int | None = None) -> np.ndarray:
+    """``all``/``any`` over verdict codes: a (rules × entities) array, or a list of rows of length ``n``."""
+    rows = list(codes)
+    if n is None:
+        n = len(rows[0])
+    present = np.zeros(n, dtype=np.int8)           # bit 1 << code set when some rule has that verdict
+    for row in rows:
+        present |= np.left_shift(np.int8(1), row, dtype=np.int8)
+    any_fail = (present & (1 << T.FAIL)) != 0
+    any_pass = (present & (1 << T.PASS)) != 0
+    any_unknown = (present & (1 << T.UNKNOWN)) != 0
+    none_applies = present == (1 << T.NOT_APPLICABLE)
+    decides, decided, otherwise = (any_fail, T.FAIL, T.PASS) if func == "all" else (any_pass, T.PASS, T.FAIL)
+    unknown = ~decides & any_unknown
+    not_applicable = ~decides & ~any_unknown & none_applies
+    return select_exclusive(n, np.int8, otherwise,
+                            [(decides, decided), (unknown, T.UNKNOWN), (not_applicable, T.NOT_APPLICABLE)])
 
 
 def rule_verdict(ev: _Eval, rule) -> np.ndarray:
+    choices = []
     if rule.applies is not None:
         app = ev.ev(rule.applies, ev.all_true)
-        active = app.known & app.data
-        not_applicable = app.known & ~app.data
+        applies = _bool(app.data)
+        active = app.known & applies
+        choices.append((app.known & ~applies, T.NOT_APPLICABLE))
     else:
         active = ev.all_true
-        not_applicable = ~ev.all_true
     req = ev.ev(rule.require, active)
-    codes = np.where(active & req.known, np.where(req.data, T.PASS, T.FAIL), T.UNKNOWN)
-    return np.where(not_applicable, T.NOT_APPLICABLE, codes).astype(np.int8)
+    ok = _bool(req.data)
+    decided = active & req.known
+    choices += [(decided & ok, T.PASS), (decided & ~ok, T.FAIL)]
+    return select_exclusive(ev.n, np.int8, T.UNKNOWN, choices)
 
 
 def result_labels(ev: _Eval, result) -> np.ndarray:
-    labels = np.full(ev.n, NO_LABEL, dtype=np.int16)
     decided = np.zeros(ev.n, dtype=bool)
+    choices = []                                   # the branches' `take` masks are disjoint
     for index, cond in result.branches:
         if cond is None:
             take = ~decided
             c_known = ev.all_true
         else:
             c = ev.ev(cond, ~decided)
-            take = ~decided & c.known & c.data
+            take = ~decided & c.known & _bool(c.data)
             c_known = c.known
-        labels = np.where(take, index, labels)
+        choices.append((take, index))
         decided = decided | take | (~decided & ~c_known)
-    return labels.astype(np.int16)
+    return select_exclusive(ev.n, np.int16, NO_LABEL, choices)
 
 
 def execute(plan: Plan, inputs: dict[str, Col], n: int) -> tuple[dict[str, Col], Counters]:
@@ -276,7 +343,10 @@ def execute(plan: Plan, inputs: dict[str, Col], n: int) -> tuple[dict[str, Col],
             if kind == "input":
                 env[name] = inputs[name]
             elif kind == "value":
-                env[name] = ev.ev(values[name].expr, ev.all_true)
+                col = ev.ev(values[name].expr, ev.all_true)
+                if _is_constant(col.data):             # a constant `let`: give it a column of its own
+                    col = Col(np.array(col.data), col.known)
+                env[name] = col
             elif kind == "rule":
                 codes = rule_verdict(ev, rules[name])
                 env[name] = Col(codes, codes != T.UNKNOWN)

@@ -274,7 +274,7 @@ class _ToAst(Transformer):
         method, num, unit = c[0], c[1], (c[2] if len(c) > 2 else None)
         precision = None
         if num is not None:
-            nspan = self.t(num)
+            nspan = self.t(num) if unit is None else self.t(num).to(self.t(unit))  # the number and its unit
             precision = ast.Number(str(num), _number_value(num), str(unit) if unit is not None else None, nspan)
         return ("judge", ast.Judge(str(method), precision, self.s(meta)), self.t(method))
 
@@ -352,6 +352,9 @@ _MISTAKES: dict[str, list[str]] = {
     ],
     "a `case` ends with `else <value> end`": [
         'ruleset a { }\nlet x = case when a then 1 end',
+    ],
+    "a rule pattern like `core.*` is only allowed inside all(…) or any(…)": [
+        'ruleset a { }\nlet x = a.*',
     ],
     "a declaration's type follows a colon: `input park.energy : tce/yr`": [
         'ruleset a { }\ninput park.energy tce/yr',

@@ -33,6 +33,8 @@ def _compare(op: str, a: float, b: float) -> bool:
 def _round(value: float, rounding: T.Rounding) -> float:
     scale = 10.0 ** rounding.decimals
     y = value / rounding.factor * scale
+    if not math.isfinite(y * 1e6):   # too large to have decimals: stays ±inf, as numpy's rint keeps it
+        return y * 1e6 / 1e6 / scale * rounding.factor
     return round(round(y * 1e6) / 1e6) / scale * rounding.factor
 
 

@@ -1,0 +1,509 @@
+"""Hypothesis strategies: random normrules rulesets (as source text) with a table of data.
+
+:func:`cases` draws a :class:`Case`: the text of a ruleset that compiles, plus a dict-of-columns table
+to evaluate it over. The ruleset is generated unit-consistently over four dimensions:
+
+* ``E`` energy flow        — inputs ``energy`` [tce/yr], ``energy_gj`` [GJ/yr]
+* ``C`` CO2 flow           — inputs ``co2`` [t CO2/yr], ``co2_kg`` [kg CO2/yr]
+* ``I`` CO2 per energy     — input ``ef`` [kg CO2/tce]; also ``C / E``
+* ``D`` dimensionless      — inputs ``share`` [percent], ``ratio`` [number]; also ``X / X``
+
+plus a boolean ``flag`` and two text inputs ``kind``/``kind2`` over the same categories. Only
+quantities of one dimension are added, compared, min/max-ed or joined by if/case; ``*`` and ``/``
+combine dimensions as physics does (``C / E = I``, ``E * I = C``, ``X / D = X`` …).
+
+Lets, rules and results are generated in tiers so every reference points backwards (no cycles, and
+every ``group.*`` glob is complete when it is used)::
+
+    inputs → lets → rules a.* → lets → rules b.* → result r0 → rules c.* → result r1
+
+Every numeric literal is a "nice" quantity drawn from a per-dimension pool and written in one of
+several units of its dimension (``300 kg CO2/tce`` is ``0.3 t CO2/tce``); the data draw from the same
+pools and from the ruleset's own literals (converted exactly, with :class:`~decimal.Decimal`, into the
+input's declared unit), so values land exactly on limits, also across units. Data also holds
+missing values (NaN / None), zeros (zero divisors), invalid values (out of a declared range, an
+undeclared category: read as unknown with ``invalid="unknown"``) and sometimes a missing column.
+
+:func:`park_table` is a plain numpy generator of data for ``rulesets/gb/zero_carbon_park.nr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+from hypothesis import strategies as st
+
+ENTITY = "site"
+CATEGORIES = ("steel", "cement", "chem")
+DIMS = ("E", "C", "I", "D")
+
+# Units of each dimension: (text as written, how many of this unit make one reference unit).
+# The reference units are tce/yr, t CO2/yr, t CO2/tce and the plain number.
+UNITS: dict[str, tuple[tuple[str, Decimal], ...]] = {
+    "E": (("tce/yr", Decimal(1)), ("万tce/yr", Decimal("0.0001")), ("GJ/yr", Decimal("29.3076"))),
+    "C": (("t CO2/yr", Decimal(1)), ("kg CO2/yr", Decimal(1000)), ("万t CO2/yr", Decimal("0.0001")),
+          ("kt CO2/yr", Decimal("0.001"))),
+    "I": (("t CO2/tce", Decimal(1)), ("kg CO2/tce", Decimal(1000))),
+    "D": (("", Decimal(1)), ("percent", Decimal(100)), ("%", Decimal(100))),
+}
+
+# "Nice" quantities in the reference unit of each dimension: limits and data both come from here.
+POOLS: dict[str, tuple[Decimal, ...]] = {
+    "E": tuple(map(Decimal, ("0", "1", "5000", "200000", "999999", "1000000", "12345.5"))),
+    "C": tuple(map(Decimal, ("0", "1", "40000", "300000", "300001", "2500.25"))),
+    "I": tuple(map(Decimal, ("0", "0.2", "0.25", "0.3", "1.5"))),
+    "D": tuple(map(Decimal, ("0", "0.25", "0.5", "0.8", "0.9", "1", "2"))),
+}
+
+
+@dataclass(frozen=True)
+class NumInput:
+    name: str
+    dim: str
+    unit: str                  # declared unit ("number" for a plain number)
+    per_ref: Decimal           # how many declared units make one reference unit
+    range: str = ""
+
+
+NUM_INPUTS = (
+    NumInput("energy", "E", "tce/yr", Decimal(1), "in [0, inf)"),
+    NumInput("energy_gj", "E", "GJ/yr", Decimal("29.3076")),
+    NumInput("co2", "C", "t CO2/yr", Decimal(1), "in [0, inf)"),
+    NumInput("co2_kg", "C", "kg CO2/yr", Decimal(1000)),
+    NumInput("ef", "I", "kg CO2/tce", Decimal(1000)),
+    NumInput("share", "D", "percent", Decimal(100), "in [0, 100]"),
+    NumInput("ratio", "D", "number", Decimal(1)),
+)
+BOOL_INPUTS = ("flag",)
+TEXT_INPUTS = ("kind", "kind2")
+
+CMP_OPS = ("<=", "<", ">=", ">", "==", "!=")
+VERDICT_STATES = ("pass", "fail", "not_applicable", "unknown")
+
+
+def fmt_decimal(d: Decimal) -> str:
+    """A NUMBER token: plain decimal notation, no exponent, no trailing zeros, no sign."""
+    text = format(d.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@dataclass
+class Literal:
+    dim: str
+    quantity: Decimal          # in the reference unit of ``dim`` (non-negative)
+    unit: str                  # as written
+
+
+@dataclass
+class Ctx:
+    """What an expression may refer to at this point of the ruleset."""
+
+    num: dict[str, list[str]]
+    bools: list[str]
+    texts: list[str]
+    rules: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    results: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    literals: list[Literal] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ expressions
+
+
+def _pick(draw, options):
+    return options[draw(st.integers(0, len(options) - 1))]
+
+
+def literal(draw, ctx: Ctx, dim: str) -> str:
+    q = _pick(draw, POOLS[dim])
+    units = UNITS[dim]
+    if dim == "D" and abs(q) > 1:
+        units = units[1:]      # a plain number above 1 next to a percentage is a compile error (E309)
+    unit, per_ref = _pick(draw, units)
+    ctx.literals.append(Literal(dim, q, unit))
+    text = fmt_decimal(q * per_ref)
+    return f"({text} {unit})" if unit else text
+
+
+def ref(draw, names: list[str]) -> str:
+    name = _pick(draw, names)
+    if "." not in name and draw(st.integers(0, 4)) == 0:
+        return f"{ENTITY}.{name}"   # the entity-qualified spelling
+    return name
+
+
+def num_expr(draw, ctx: Ctx, dim: str, depth: int) -> str:
+    if depth <= 0:
+        if ctx.num.get(dim) and draw(st.integers(0, 2)) != 0:
+            return ref(draw, ctx.num[dim])
+        return literal(draw, ctx, dim)
+    kinds = ["leaf", "addsub", "neg", "muldiv", "func", "if", "case"]
+    kind = _pick(draw, kinds)
+    sub = depth - 1
+    if kind == "leaf":
+        return num_expr(draw, ctx, dim, 0)
+    if kind == "addsub":
+        op = _pick(draw, ("+", "-"))
+        return f"({num_expr(draw, ctx, dim, sub)} {op} {num_expr(draw, ctx, dim, sub)})"
+    if kind == "neg":
+        return f"(-{num_expr(draw, ctx, dim, sub)})"
+    if kind == "muldiv":
+        # (left dimension, operator, right dimension) that give ``dim``
+        shapes = [(dim, "*", "D"), ("D", "*", dim), (dim, "/", "D")]
+        if dim == "C":
+            shapes += [("E", "*", "I"), ("I", "*", "E")]
+        elif dim == "I":
+            shapes += [("C", "/", "E")]
+        elif dim == "E":
+            shapes += [("C", "/", "I")]
+        else:
+            shapes += [(d, "/", d) for d in DIMS]
+        a, op, b = _pick(draw, shapes)
+        return f"({num_expr(draw, ctx, a, sub)} {op} {num_expr(draw, ctx, b, sub)})"
+    if kind == "func":
+        name = _pick(draw, ("min", "max", "abs"))
+        if name == "abs":
+            return f"abs({num_expr(draw, ctx, dim, sub)})"
+        n = draw(st.integers(2, 3))
+        return f"{name}(" + ", ".join(num_expr(draw, ctx, dim, sub) for _ in range(n)) + ")"
+    if kind == "if":
+        return (f"(if {bool_expr(draw, ctx, sub, verdict=True)} then {num_expr(draw, ctx, dim, sub)} "
+                f"else {num_expr(draw, ctx, dim, sub)})")
+    return case_expr(draw, ctx, sub, lambda: num_expr(draw, ctx, dim, sub))
+
+
+def case_expr(draw, ctx: Ctx, depth: int, value) -> str:
+    n = draw(st.integers(1, 3))
+    whens = " ".join(f"when {bool_expr(draw, ctx, depth, verdict=True)} then {value()}" for _ in range(n))
+    return f"(case {whens} else {value()} end)"
+
+
+def text_expr(draw, ctx: Ctx, depth: int) -> str:
+    kind = _pick(draw, ("leaf", "if", "case")) if depth > 0 else "leaf"
+    if kind == "leaf":
+        return ref(draw, ctx.texts)
+    if kind == "if":
+        return (f"(if {bool_expr(draw, ctx, depth - 1, verdict=True)} then {text_expr(draw, ctx, depth - 1)} "
+                f"else {text_expr(draw, ctx, depth - 1)})")
+    return case_expr(draw, ctx, depth - 1, lambda: text_expr(draw, ctx, depth - 1))
+
+
+def any_expr(draw, ctx: Ctx, depth: int) -> str:
+    """An expression of any type (the operand of ``is known`` / ``is unknown``)."""
+    kind = _pick(draw, ("num", "bool", "text", "result") if ctx.results else ("num", "bool", "text"))
+    if kind == "num":
+        return num_expr(draw, ctx, _pick(draw, DIMS), depth)
+    if kind == "bool":
+        return bool_expr(draw, ctx, depth, verdict=False)
+    if kind == "text":
+        return text_expr(draw, ctx, depth)
+    return _pick(draw, ctx.results)[0]
+
+
+def verdict_set(draw, ctx: Ctx) -> str:
+    args = []
+    for _ in range(draw(st.integers(1, 3))):
+        if ctx.groups and draw(st.booleans()):
+            args.append(_pick(draw, ctx.groups) + ".*")
+        else:
+            args.append(_pick(draw, ctx.rules))
+    return f"{_pick(draw, ('all', 'any'))}({', '.join(args)})"
+
+
+def comparison(draw, ctx: Ctx, depth: int) -> str:
+    dim = _pick(draw, DIMS)
+    op = _pick(draw, CMP_OPS)
+    right = literal(draw, ctx, dim) if draw(st.booleans()) else num_expr(draw, ctx, dim, depth)
+    return f"({num_expr(draw, ctx, dim, depth)} {op} {right})"
+
+
+def bool_atom(draw, ctx: Ctx, depth: int, verdict: bool, cmp: bool = True) -> str:
+    """A condition that is not built from other conditions with and/or/not/if/case."""
+    kinds = (["cmp"] if cmp else []) + ["const", "flag", "known", "text_eq", "text_in", "bool_eq"]
+    if ctx.rules:
+        kinds += ["rule_is", "set_is"] + (["rule", "set"] if verdict else [])
+    if ctx.results:
+        kinds += ["result_eq"]
+    kind = _pick(draw, kinds)
+    if kind == "cmp":
+        return comparison(draw, ctx, depth)
+    if kind == "const":
+        return _pick(draw, ("true", "false"))
+    if kind == "flag":
+        return ref(draw, ctx.bools)
+    if kind == "known":
+        return f"(({any_expr(draw, ctx, depth)}) is {_pick(draw, ('unknown', 'known'))})"
+    if kind == "text_eq":
+        left = text_expr(draw, ctx, depth)
+        right = f'"{_pick(draw, CATEGORIES)}"' if draw(st.integers(0, 3)) else text_expr(draw, ctx, depth)
+        op = _pick(draw, ("==", "!="))
+        return f"({left} {op} {right})" if draw(st.booleans()) else f"({right} {op} {left})"
+    if kind == "text_in":
+        opts = draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3))
+        return f"({text_expr(draw, ctx, depth)} in {{" + ", ".join(f'"{c}"' for c in opts) + "})"
+    if kind == "bool_eq":
+        return f"({ref(draw, ctx.bools)} {_pick(draw, ('==', '!='))} {bool_expr(draw, ctx, depth, verdict=False)})"
+    if kind == "rule":
+        return _pick(draw, ctx.rules)
+    if kind == "set":
+        return verdict_set(draw, ctx)
+    if kind == "rule_is":
+        return f"({_pick(draw, ctx.rules)} is {_pick(draw, VERDICT_STATES)})"
+    if kind == "set_is":
+        return f"({verdict_set(draw, ctx)} is {_pick(draw, VERDICT_STATES)})"
+    name, labels = _pick(draw, ctx.results)
+    return f'({name} {_pick(draw, ("==", "!="))} "{_pick(draw, labels)}")'
+
+
+def bool_expr(draw, ctx: Ctx, depth: int, verdict: bool = True) -> str:
+    """A condition. ``verdict=False`` keeps a bare rule verdict out of the top (if/case branches
+    must all be booleans: a verdict first and a boolean second is a type error, E318)."""
+    if depth <= 0:
+        return bool_atom(draw, ctx, 0, verdict)
+    kind = _pick(draw, ("atom", "and", "or", "not", "if", "case"))
+    sub = depth - 1
+    if kind == "atom":
+        return bool_atom(draw, ctx, sub, verdict)
+    if kind in ("and", "or"):
+        return f"({bool_expr(draw, ctx, sub)} {kind} {bool_expr(draw, ctx, sub)})"
+    if kind == "not":
+        return f"(not {bool_expr(draw, ctx, sub)})"
+    if kind == "if":
+        return (f"(if {bool_expr(draw, ctx, sub)} then {bool_expr(draw, ctx, sub, verdict=False)} "
+                f"else {bool_expr(draw, ctx, sub, verdict=False)})")
+    return case_expr(draw, ctx, sub, lambda: bool_expr(draw, ctx, sub, verdict=False))
+
+
+def rounded_requirement(draw, ctx: Ctx, depth: int) -> tuple[str, list[str]]:
+    """A requirement for ``judge rounded``: comparisons against a literal limit (so the limit's
+    stated precision is known), joined by and/or/not. Returns the text and the dimensions used."""
+    dims: list[str] = []
+
+    def go(d: int) -> str:
+        kind = _pick(draw, ("cmp", "and", "or", "not", "atom")) if d > 0 else "cmp"
+        if kind == "cmp":
+            dim = _pick(draw, DIMS)
+            dims.append(dim)
+            return f"({num_expr(draw, ctx, dim, depth)} {_pick(draw, CMP_OPS)} {literal(draw, ctx, dim)})"
+        if kind == "not":
+            return f"(not {go(d - 1)})"
+        if kind == "atom":
+            # not a numeric comparison: the rounding would need its limit's precision too
+            return f"({go(d - 1)} and {bool_atom(draw, ctx, 0, verdict=True, cmp=False)})"
+        return f"({go(d - 1)} {kind} {go(d - 1)})"
+
+    return go(draw(st.integers(0, 2))), dims
+
+
+# ------------------------------------------------------------------ declarations
+
+
+def let_decl(draw, ctx: Ctx, index: int, depth: int) -> str:
+    name = f"v{index}"
+    kind = _pick(draw, ("num", "num", "bool", "text"))
+    if kind == "num":
+        dim = _pick(draw, DIMS)
+        expr = num_expr(draw, ctx, dim, draw(st.integers(0, depth)))
+        annotation = ""
+        if draw(st.booleans()):
+            unit = _pick(draw, UNITS[dim])[0] or "number"
+            annotation = f" : {unit}"
+        ctx.num.setdefault(dim, []).append(name)
+    elif kind == "bool":
+        expr = bool_expr(draw, ctx, draw(st.integers(0, depth)))
+        annotation = " : boolean" if draw(st.booleans()) else ""
+        ctx.bools.append(name)
+    else:
+        expr = text_expr(draw, ctx, draw(st.integers(0, depth)))
+        annotation = ""
+        ctx.texts.append(name)
+    return f"let {ENTITY}.{name}{annotation} = {expr}"
+
+
+def rule_decl(draw, ctx: Ctx, rule_id: str, depth: int) -> str:
+    lines = [f"rule {rule_id}", f"  severity {_pick(draw, ('mandatory', 'guidance'))}"]
+    if draw(st.booleans()):
+        lines.append(f'  clause "{rule_id}"')
+    if draw(st.booleans()):
+        lines.append(f"  applies when {bool_expr(draw, ctx, draw(st.integers(0, depth)))}")
+    judge = _pick(draw, ("none", "none", "full", "rounded", "rounded_to"))
+    if judge in ("rounded", "rounded_to"):
+        require, dims = rounded_requirement(draw, ctx, draw(st.integers(0, depth - 1)))
+        lines.append(f"  require {require}")
+        if judge == "rounded_to":
+            unit, _ = _pick(draw, UNITS[_pick(draw, dims)])
+            step = _pick(draw, ("1", "0.1", "0.01", "5", "0.5"))
+            lines.append(f"  judge rounded to {step}" + (f" {unit}" if unit else ""))
+        else:
+            lines.append("  judge rounded")
+    else:
+        lines.append(f"  require {bool_expr(draw, ctx, draw(st.integers(0, depth)))}")
+        if judge == "full":
+            lines.append("  judge full")
+    return "\n".join(lines)
+
+
+def result_decl(draw, ctx: Ctx, name: str, depth: int) -> tuple[str, tuple[str, ...]]:
+    n = draw(st.integers(1, 3))
+    otherwise = draw(st.booleans())
+    labels = tuple(f"{name}_l{i}" for i in range(n + otherwise))
+    lines = [f"result {ENTITY}.{name} {{"]
+    for label in labels[:n]:
+        lines.append(f'  "{label}" when {bool_expr(draw, ctx, draw(st.integers(0, depth)))}')
+    if otherwise:
+        lines.append(f'  "{labels[-1]}" otherwise')
+    lines.append("}")
+    return "\n".join(lines), labels
+
+
+def rule_group(draw, ctx: Ctx, group: str, low: int, high: int, depth: int) -> list[str]:
+    ids = [f"{group}.r{i}" for i in range(draw(st.integers(low, high)))]
+    out = []
+    for rid in ids:
+        out.append(rule_decl(draw, ctx, rid, depth))
+    # the group is complete: later items may read its rules one by one or as `group.*`
+    ctx.rules.extend(ids)
+    if ids:
+        ctx.groups.append(group)
+    return out
+
+
+HEADER = """ruleset test.generated {
+  title "generated"
+  document "hypothesis"
+  version "1"
+  status draft
+}
+
+entity site "Site" key id
+"""
+
+
+def ruleset_source(draw, ctx: Ctx, depth: int) -> str:
+    parts = [HEADER]
+    for inp in NUM_INPUTS:
+        parts.append(f"input {ENTITY}.{inp.name} : {inp.unit}" + (f" {inp.range}" if inp.range else ""))
+    for name in BOOL_INPUTS:
+        parts.append(f"input {ENTITY}.{name} : boolean")
+    cats = ", ".join(f'"{c}"' for c in CATEGORIES)
+    for name in TEXT_INPUTS:
+        parts.append(f"input {ENTITY}.{name} : text {{{cats}}}")
+    lets = 0
+    for _ in range(draw(st.integers(1, 4))):
+        parts.append(let_decl(draw, ctx, lets, depth))
+        lets += 1
+    parts += rule_group(draw, ctx, "a", 1, 3, depth)
+    for _ in range(draw(st.integers(0, 2))):
+        parts.append(let_decl(draw, ctx, lets, depth))
+        lets += 1
+    parts += rule_group(draw, ctx, "b", 0, 3, depth)
+    text, labels = result_decl(draw, ctx, "r0", depth)
+    parts.append(text)
+    ctx.results.append(("r0", labels))
+    parts += rule_group(draw, ctx, "c", 0, 2, depth)
+    text, labels = result_decl(draw, ctx, "r1", depth)
+    parts.append(text)
+    return "\n\n".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------ data
+
+
+@dataclass
+class Case:
+    source: str
+    table: dict
+    literals: list[Literal]
+
+    def __repr__(self) -> str:
+        cols = "\n".join(f"  {k}: {list(v)!r}" for k, v in self.table.items())
+        return f"Case(source=\n{self.source}\ntable=\n{cols}\n)"
+
+
+def number_cell(draw, inp: NumInput, ctx: Ctx, energy: Decimal | None):
+    """One value in the input's declared unit: None (missing), a Decimal quantity or a float."""
+    own = [lit.quantity for lit in ctx.literals if lit.dim == inp.dim]
+    intensity = [lit.quantity for lit in ctx.literals if lit.dim == "I"] + list(POOLS["I"])
+    kinds = ["pool", "missing", "zero", "float"] + (["limit", "limit"] if own else [])
+    if inp.dim == "C" and energy is not None:
+        kinds.append("on_intensity")     # co2 = energy × an intensity limit: C / E lands on the limit
+    kind = _pick(draw, kinds)
+    if kind == "missing":
+        return None
+    if kind == "zero":
+        return Decimal(0)
+    if kind == "pool":
+        q = _pick(draw, POOLS[inp.dim])
+    elif kind == "limit":
+        q = _pick(draw, own)
+    elif kind == "on_intensity":
+        q = energy * _pick(draw, intensity)
+    else:
+        return draw(st.floats(-1e7, 1e7, allow_nan=False, allow_infinity=False))
+    return q * inp.per_ref
+
+
+def table(draw, ctx: Ctx) -> dict:
+    n = draw(st.integers(1, 8))
+    cols: dict[str, list] = {i.name: [] for i in NUM_INPUTS}
+    for _ in range(n):
+        energy = None
+        for inp in NUM_INPUTS:
+            v = number_cell(draw, inp, ctx, energy)
+            if inp.name == "energy" and isinstance(v, Decimal):
+                energy = v
+            cols[inp.name].append(v)
+    out: dict = {}
+    for name, values in cols.items():
+        out[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    for name in BOOL_INPUTS:
+        out[name] = draw(st.lists(st.sampled_from([True, False, None]), min_size=n, max_size=n))
+    for name in TEXT_INPUTS:
+        out[name] = draw(st.lists(st.sampled_from(CATEGORIES + (None, "other")), min_size=n, max_size=n))
+    if draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
+        del out[_pick(draw, sorted(out))]
+    return out
+
+
+@st.composite
+def cases(draw, max_depth: int = 3) -> Case:
+    """A random ruleset (source text) that compiles, with a table of data for it."""
+    ctx = Ctx(num={i.dim: [] for i in NUM_INPUTS}, bools=list(BOOL_INPUTS), texts=list(TEXT_INPUTS))
+    for i in NUM_INPUTS:
+        ctx.num[i.dim].append(i.name)
+    depth = draw(st.integers(1, max_depth))
+    source = ruleset_source(draw, ctx, depth)
+    return Case(source, table(draw, ctx), ctx.literals)
+
+
+# ------------------------------------------------------------------ the park ruleset
+
+
+def park_table(n: int, seed: int = 0, missing: float = 0.05) -> dict:
+    """Data for rulesets/gb/zero_carbon_park.nr: ``n`` parks with about ``missing`` of each column
+    unknown, values around the 20/100 万tce/yr scope limits, some exactly on them."""
+    rng = np.random.default_rng(seed)
+
+    def holes(values: np.ndarray) -> np.ndarray:
+        values = values.astype(float)
+        values[rng.random(n) < missing] = np.nan
+        return values
+
+    energy = rng.choice([199_999.0, 200_000.0, 999_999.0, 1_000_000.0, 0.0], n)
+    energy = np.where(rng.random(n) < 0.5, rng.uniform(0, 2e6, n), energy)
+    intensity = np.where(rng.random(n) < 0.3, rng.choice([0.2, 0.3], n), rng.uniform(0, 0.5, n))
+    flags = rng.random(n) < 0.8
+    product_energy = np.where(rng.random(n) < missing, None, flags).tolist()
+    return {
+        "id": np.array([f"P{i:06d}" for i in range(n)], dtype=object),
+        "energy": holes(energy),
+        "co2": holes(energy * intensity),
+        "clean_share": holes(rng.choice([90.0, 95.0, 50.0], n)),
+        "product_energy_level2": product_energy,
+        "solid_waste_util": holes(rng.uniform(0, 100, n)),
+        "waste_heat_util": holes(rng.uniform(0, 100, n)),
+    }
