@@ -417,7 +417,7 @@ def ruleset_source(draw, ctx: Ctx, depth: int) -> str:
 class Case:
     source: str
     table: dict
-    literals: list[Literal]
+    literals: list[Literal] = field(repr=False)
 
     def __repr__(self) -> str:
         cols = "\n".join(f"  {k}: {list(v)!r}" for k, v in self.table.items())

@@ -28,7 +28,7 @@ from normrules.execute import NO_LABEL, REL_TOL, Col
 from normrules.reference import Interpreter
 from normrules.tables import InputReader
 
-from strategies import cases
+from strategies import Case, cases
 
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
 VALUE_RTOL = 1e-12
@@ -106,6 +106,38 @@ def check_case(case) -> None:
 @given(cases())
 def test_executor_matches_reference(case):
     check_case(case)
+
+
+# Cases the property once found, kept as fixed regressions.
+_HEAD = """ruleset t { title "t" document "d" version "1" status draft }
+entity site key id
+input site.ef : kg CO2/tce
+input site.ratio : number
+input site.flag : boolean
+"""
+REGRESSIONS = {
+    # 0.2 t CO2/tce / 2.2e-313 is finite, but far too large to round to 0 decimals of t CO2/tce:
+    # the reference crashed (round(inf)); the executor judged it (fail, like the unrounded value).
+    "rounding a huge value": Case(_HEAD + """
+rule a.r0
+  require (ef / ratio) <= 0 t CO2/tce
+  judge rounded
+""", {"ef": np.array([200.0, 200.0]), "ratio": np.array([2.22507386e-313, 1.0]), "flag": [True, None]}, []),
+    # an absent boolean column was read as float zeros, and `not flag` crashed the executor
+    "absent boolean column": Case(_HEAD + """
+rule a.r0
+  require not flag
+result site.res {
+  "yes" when flag or a.r0
+  "no" otherwise
+}
+""", {"ef": np.array([1.0]), "ratio": np.array([1.0])}, []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_regression(name):
+    check_case(REGRESSIONS[name])
 
 
 # ------------------------------------------------------------------ the generator reaches …

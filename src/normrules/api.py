@@ -44,7 +44,7 @@ def compile_text(text: str, file: str = "<string>") -> "Ruleset":
     module = parse(text, file, sources)
     checked, diags = check(resolve(module))
     if checked is None:
-        raise CheckFailed(diags, sources)
+        raise CheckFailed(sorted(diags, key=lambda d: (d.span.line, d.span.col)), sources)
     try:
         graph = build_graph(checked)
     except CheckFailed as exc:

@@ -57,7 +57,7 @@ def build_graph(ruleset: CheckedRuleset) -> RuleGraph:
         g.add_node(node)
         spans[node] = item.decl.name_span
         for e in exprs:
-            for dep in T.dependencies(e):
+            for dep in sorted(T.dependencies(e)):
                 g.add_edge(dep, node)
     diags = []
     for component in nx.strongly_connected_components(g):
@@ -66,9 +66,9 @@ def build_graph(ruleset: CheckedRuleset) -> RuleGraph:
             if not g.has_edge(only, only):
                 continue
         sub = g.subgraph(component)
-        cycle = [u for u, _ in nx.find_cycle(sub)]
+        first = min(component, key=lambda n: (spans[n].line, spans[n].col))
+        cycle = [u for u, _ in nx.find_cycle(sub, source=first)]
         path = " → ".join(n for _, n in cycle + cycle[:1])
-        first = min(cycle, key=lambda n: (spans[n].line, spans[n].col))
         notes = tuple(Note(spans[n], f"`{n[1]}` ({n[0]}) is part of the cycle") for n in cycle)
         diags.append(Diagnostic("E401", f"circular definition: {path}", spans[first], notes=notes,
                                 help="a value, rule or result cannot depend on itself; break the cycle"))

@@ -411,7 +411,7 @@ def _expected_text(expected: set[str]) -> str:
         try:
             pattern = _parser().get_terminal(term).pattern
         except KeyError:
-            names.append("the end of the file" if term == "$END" else term)
+            names.append(term)
             continue
         if pattern.type == "str":
             names.append(f"`{pattern.value}`")
