@@ -17,15 +17,22 @@ It times (best of 3, ``time.perf_counter``):
 * ``Ruleset.evaluate`` over a dict of numpy arrays (reading/validating the inputs included);
 * a hand-written numpy version of the same logic (four-state verdicts, NaN = unknown, Kleene
   ``all``, the result's first-true-branch rule, limits compared with a tolerance of 1e-9 of the
-  limit as :func:`normrules.execute.compare` does);
+  limit as :func:`normrules.execute.compare` does), written for speed (boolean algebra and int8
+  arithmetic rather than ``np.where`` on unsorted masks); it computes what normrules computes
+  (the intensity and its limit, five verdicts, the label) but does not validate ranges, convert
+  units or build entity keys;
 * a plain per-row Python loop of the same logic (only up to ``--loop-max`` rows; larger sizes are
   extrapolated linearly from the largest size measured and marked ``~``).
+
+A second table splits normrules' time into reading the inputs (of it: building the row-number
+keys) and executing the plan.
 
 All three must give identical verdict codes for the five rules and identical result labels
 (asserted). Extra memory over the inputs is measured in a fresh subprocess per engine and size:
 tracemalloc peak (numpy and Python allocations) + the Arrow memory pool's high-water mark
-(Arrow buffers are invisible to tracemalloc), and the rise of the peak RSS (VmHWM, reset
-through /proc/self/clear_refs) as a cross-check.
+(Arrow buffers are invisible to tracemalloc); and, in another fresh process without tracemalloc,
+the rise of the peak RSS (VmHWM, reset through /proc/self/clear_refs) as a cross-check — it
+understates memory that reuses pages already resident (numpy's temporaries often do).
 """
 
 from __future__ import annotations
@@ -254,8 +261,12 @@ def _vm(field: str) -> int:
     return 0
 
 
-def _memory_child(engine: str, n: int) -> None:
-    """In a fresh process: extra memory (over the inputs) used by one engine at size n."""
+def _memory_child(engine: str, n: int, traced: bool) -> None:
+    """In a fresh process: extra memory (over the inputs) used by one engine at size n.
+
+    ``traced``: tracemalloc peak + Arrow pool high-water mark; else the rise of the peak RSS
+    (measured without tracemalloc, whose own bookkeeping would inflate the RSS).
+    """
     import tracemalloc
 
     import pyarrow as pa
@@ -278,21 +289,26 @@ def _memory_child(engine: str, n: int) -> None:
     except OSError:
         hwm_ok = False
     rss_before = _vm("VmRSS")
-    tracemalloc.start()
+    if traced:
+        tracemalloc.start()
     result = run()
-    _, traced_peak = tracemalloc.get_traced_memory()
+    traced_peak = tracemalloc.get_traced_memory()[1] if traced else None
     tracemalloc.stop()
     arrow_peak = max(pool.max_memory() - arrow_before, 0)
-    rss_peak = _vm("VmHWM") - rss_before if hwm_ok else None
+    rss_peak = _vm("VmHWM") - rss_before if hwm_ok and not traced else None
     del result
     print(json.dumps({"traced": traced_peak, "arrow": arrow_peak, "rss": rss_peak,
                       "inputs": int(sum(v.nbytes for v in data.values()))}))
 
 
 def measure_memory(engine: str, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--_memory", engine, str(n)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    def child(mode: str) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--_memory", engine, str(n), mode],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    traced, rss = child("traced"), child("rss")
+    return traced | {"rss": rss["rss"]}
 
 
 # --------------------------------------------------------------------------- main
@@ -303,10 +319,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="1e4,1e5,1e6", help="comma-separated entity counts (default 1e4,1e5,1e6)")
     ap.add_argument("--loop-max", default="1e5", help="largest size timed with the Python loop (default 1e5)")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
-    ap.add_argument("--_memory", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._memory:
-        _memory_child(args._memory[0], int(float(args._memory[1])))
+        _memory_child(args._memory[0], int(float(args._memory[1])), args._memory[2] == "traced")
         return
 
     sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
@@ -343,9 +359,9 @@ def main() -> None:
         c = ev.counts()
         # where normrules' time goes: reading the inputs (unit conversion, known masks, range checks,
         # entity keys) and executing the plan; keys timed as InputReader builds row numbers
-        t_read, (inputs, _, _) = best_of(lambda: InputReader(rs.checked).read(data))
-        t_exec, _ = best_of(lambda: execute(rs.plan, inputs, n))
-        t_keys, _ = best_of(lambda: pa.array(np.arange(1, n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False))
+        t_read, (inputs, _, _) = best_of(lambda: InputReader(rs.checked).read(data), 5)
+        t_exec, _ = best_of(lambda: execute(rs.plan, inputs, n), 5)
+        t_keys, _ = best_of(lambda: pa.array(np.arange(1, n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False), 5)
         stages.append((n, t_read, t_keys, t_exec))
         rows.append((n, t_nr, t_np, t_loop, approx))
         print(f"N={n:>9,}: verdicts identical in normrules / numpy / loop"
@@ -363,7 +379,7 @@ def main() -> None:
     if any(approx for *_, approx in rows):
         print(f"(~ = loop not run at this size; extrapolated linearly from N={loop_max:,})")
     print()
-    print("normrules stages (each best of 3):")
+    print("normrules stages (each best of 5):")
     header = (f"{'N':>10} | {'read inputs':>11} | {'of it: keys':>11} | {'execute':>10} | {'execute/numpy':>13} | "
               f"{'evaluate − keys':>15} | {'that/numpy':>10}")
     print(header)

@@ -279,16 +279,27 @@ def bool_expr(draw, ctx: Ctx, depth: int, verdict: bool = True) -> str:
 
 
 def rounded_requirement(draw, ctx: Ctx, depth: int) -> tuple[str, list[str]]:
-    """A requirement for ``judge rounded``: comparisons against a literal limit (so the limit's
-    stated precision is known), joined by and/or/not. Returns the text and the dimensions used."""
+    """A requirement for ``judge rounded``: comparisons against a limit holding a literal (so the
+    limit's stated precision is known), joined by and/or/not. Returns the text and the dimensions used."""
     dims: list[str] = []
+
+    def limit(dim: str) -> str:
+        # a literal, or an expression holding literals of the limit's dimension (its precision is
+        # theirs), so the executor also compares against a computed column, not only a constant
+        kind = _pick(draw, ("literal", "if", "minmax"))
+        if kind == "literal":
+            return literal(draw, ctx, dim)
+        if kind == "if":
+            return (f"(if {bool_expr(draw, ctx, depth, verdict=True)} then {literal(draw, ctx, dim)} "
+                    f"else {literal(draw, ctx, dim)})")
+        return f"{_pick(draw, ('min', 'max'))}({literal(draw, ctx, dim)}, {num_expr(draw, ctx, dim, depth)})"
 
     def go(d: int) -> str:
         kind = _pick(draw, ("cmp", "and", "or", "not", "atom")) if d > 0 else "cmp"
         if kind == "cmp":
             dim = _pick(draw, DIMS)
             dims.append(dim)
-            return f"({num_expr(draw, ctx, dim, depth)} {_pick(draw, CMP_OPS)} {literal(draw, ctx, dim)})"
+            return f"({num_expr(draw, ctx, dim, depth)} {_pick(draw, CMP_OPS)} {limit(dim)})"
         if kind == "not":
             return f"(not {go(d - 1)})"
         if kind == "atom":

@@ -189,8 +189,19 @@ TARGETS = [cls.__name__ for cls in T.EXPRESSION_NODE_TYPES] + [
 
 FIND_SETTINGS = settings(derandomize=True, database=None, max_examples=400, phases=[Phase.generate], deadline=None)
 
+# Expression classes the generator does not produce yet, each with the reason. Deliberately explicit:
+# a class added to EXPRESSION_NODE_TYPES fails test_generator_reaches until the generator produces
+# it or it is listed here.
+NOT_GENERATED = {
+    "Up": "needs child entities: the generator makes single-entity rulesets",
+    "Aggregate": "needs child entities: the generator makes single-entity rulesets",
+    "Lookup": "needs lookup tables: the generator declares none",
+}
 
-@pytest.mark.parametrize("target", TARGETS)
+
+@pytest.mark.parametrize("target", [
+    pytest.param(t, marks=pytest.mark.xfail(run=False, reason=NOT_GENERATED[t])) if t in NOT_GENERATED else t
+    for t in TARGETS])
 def test_generator_reaches(target):
     # find() raises NoSuchExample if no generated case within max_examples has the feature
     case = find(cases(), lambda c: target in features(c), settings=FIND_SETTINGS)

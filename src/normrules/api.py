@@ -38,11 +38,21 @@ def _significant(values: np.ndarray, digits: int = 12) -> np.ndarray:
         return np.where(np.isfinite(values) & (values != 0), np.round(values * scale) / scale, values)
 
 
-def compile_text(text: str, file: str = "<string>") -> "Ruleset":
-    """Run every compile phase on ruleset text; raise :class:`CheckFailed` with all diagnostics."""
-    sources = SourceMap()
-    module = parse(text, file, sources)
-    checked, diags = check(resolve(module))
+def _with_as_of(table, as_of):
+    from .tables import to_arrow
+
+    t = to_arrow(table)
+    if "as_of" in t.column_names:
+        return t
+    return t.append_column("as_of", pa.array([str(as_of)] * t.num_rows, pa.string()))
+
+
+def compile_module(module, load_import=None, sources: SourceMap | None = None) -> "Ruleset":
+    """Resolve, check, graph and plan a parsed module."""
+    if sources is None:
+        sources = SourceMap()
+        sources.add(module.file, module.source)
+    checked, diags = check(resolve(module, load_import))
     if checked is None:
         raise CheckFailed(sorted(diags, key=lambda d: (d.span.line, d.span.col)), sources)
     try:
@@ -52,12 +62,29 @@ def compile_text(text: str, file: str = "<string>") -> "Ruleset":
     return Ruleset(checked, graph, make_plan(graph), sources)
 
 
-def load(path: str | Path) -> "Ruleset":
+def compile_text(text: str, file: str = "<string>", *, roots=None, as_of=None) -> "Ruleset":
+    """Run every compile phase on ruleset text; raise :class:`CheckFailed` with all diagnostics.
+
+    Imports are resolved from ``roots`` (default: the shipped ``rulesets/``, ``./rulesets`` and
+    ``$NORMRULES_PATH``); ``as_of`` (a date) picks the revision in force for imports without a version.
+    """
+    import datetime as _dt
+
+    from .imports import ImportLoader
+
+    sources = SourceMap()
+    module = parse(text, file, sources)
+    if isinstance(as_of, str):
+        as_of = _dt.date.fromisoformat(as_of)
+    return compile_module(module, ImportLoader(roots, as_of), sources)
+
+
+def load(path: str | Path, *, roots=None, as_of=None) -> "Ruleset":
     """Load and compile one ruleset file (``.nr``)."""
     p = Path(path)
     if not p.is_file():
         raise RulesetNotFound(f"no ruleset file at {p}")
-    return compile_text(p.read_text("utf-8"), str(p))
+    return compile_text(p.read_text("utf-8"), str(p), roots=roots, as_of=as_of)
 
 
 def loads(text: str, file: str = "<string>") -> "Ruleset":
@@ -109,17 +136,40 @@ class Ruleset:
         """A plan computing only ``outputs`` and what they need."""
         return make_plan(self.graph, outputs)
 
-    def evaluate(self, table, *, outputs: Iterable[str] | None = None, invalid: str = "error") -> "Evaluation":
+    def evaluate(self, table, *, children: dict | None = None, as_of=None, outputs: Iterable[str] | None = None,
+                 invalid: str = "error") -> "Evaluation":
         """Evaluate over every row of ``table`` (pandas DataFrame, pyarrow Table or dict of arrays).
 
-        ``invalid="unknown"`` reads out-of-range values and undeclared categories as unknown (and
-        counts them) instead of raising :class:`~normrules.errors.DataError`.
+        ``children`` maps each child entity to its table (rows linked to ``table`` by a column
+        named like the parent's key). ``as_of`` (a date or ``YYYY-MM-DD``) fills an ``as_of``
+        input where the table has no such column. ``invalid="unknown"`` reads out-of-range values
+        and undeclared categories as unknown (and counts them) instead of raising
+        :class:`~normrules.errors.DataError`.
         """
-        reader = InputReader(self.checked, invalid)
-        inputs, n, keys = reader.read(table)
+        c = self.checked
+        if as_of is not None and any(i.name == "as_of" and (i.entity or c.entity) == c.entity for i in c.inputs):
+            table = _with_as_of(table, as_of)
+        reader = InputReader(c, invalid)
+        if len(c.entities) > 1 or children:
+            inputs, entities, keys_by = reader.read_all({c.entity: table, **(children or {})})
+            n, keys = entities.sizes[c.entity], keys_by[c.entity]
+        else:
+            inputs, n, keys = reader.read(table)
+            entities, keys_by = n, {c.entity: keys}
+        imported: dict[str, Col] = {}
+        warnings = list(reader.warnings)
+        for alias, sub in c.imports:
+            inner = sub.evaluate(table, children=children, as_of=as_of, invalid=invalid)
+            imported.update({f"{alias}.{name}": col for name, col in inner.columns.items()})
+            warnings += [f"{alias}: {w}" for w in inner.warnings]
         plan = self.plan if outputs is None else self.plan_for(outputs)
-        env, counters = execute(plan, inputs, n)
-        return Evaluation(self, plan, env, n, keys, counters, tuple(reader.warnings), dict(reader.invalid_counts))
+        env, counters = execute(plan, inputs, entities, imported)
+        return Evaluation(self, plan, env, n, keys, counters, tuple(dict.fromkeys(warnings)),
+                          dict(reader.invalid_counts), keys_by)
+
+    def resolved_entities(self):
+        """The entity declarations, for a ruleset importing this one without declaring its own."""
+        return self.checked.entities
 
 
 @dataclass(frozen=True)
@@ -134,6 +184,7 @@ class Evaluation:
     counters: Counters
     warnings: tuple[str, ...]
     invalid_counts: dict[str, int]
+    keys_by_entity: dict = None
 
     def _item(self, name: str):
         return self.ruleset.checked.by_name()[name]
@@ -183,11 +234,15 @@ class Evaluation:
             return name, pa.array(text, mask=mask)
         raise AssertionError(typ)
 
-    def to_arrow(self, include_inputs: bool = False) -> pa.Table:
-        """One row per entity: key, [inputs,] every value, verdict and result of the plan."""
+    def to_arrow(self, include_inputs: bool = False, entity: str | None = None) -> pa.Table:
+        """One row per entity (the root entity, or ``entity``): key, [inputs,] every value,
+        verdict and result of the plan."""
         rs = self.ruleset.checked
-        names, arrays = [rs.key], [pa.array(self.keys.astype(str))]
-        wanted = [n for k, n in self.plan.steps if k != "input" or include_inputs]
+        entity = entity or rs.entity
+        keys = self.keys if entity == rs.entity else self.keys_by_entity[entity]
+        names, arrays = [rs.key_of(entity) if rs.entities else rs.key], [pa.array(keys.astype(str))]
+        wanted = [n for k, n in self.plan.steps if k in ("value", "rule", "result") or (k == "input" and include_inputs)]
+        wanted = [n for n in wanted if (rs.entity_of(n) or rs.entity) == entity]
         for name in wanted:
             header, arr = self.display_column(name)
             names.append(header)

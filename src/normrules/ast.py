@@ -144,14 +144,38 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
-    func: str
-    func_span: Span
-    args: tuple[Union["Expr", Glob], ...]
+class Where:
+    """``sum(emissions where process == "cell")`` — an aggregate's argument with a filter."""
+
+    value: "Expr"
+    cond: "Expr"
     span: Span
 
 
-Expr = Union[Number, String, DateLit, Bool, Ref, Unary, Binary, Compare, Logic, Not, IsState, InSet, If, Case, Call]
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    func_span: Span
+    args: tuple[Union["Expr", Glob, Where], ...]
+    span: Span
+    default: "Expr | None" = None    # `count(line) default 0`
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """``factor[process, country].value`` or ``grid[latest <= year].factor``."""
+
+    table: str
+    table_span: Span
+    keys: tuple["Expr", ...]
+    latest: str | None              # the comparison of a `latest` lookup, e.g. "<="
+    column: str
+    column_span: Span
+    span: Span
+
+
+Expr = Union[Number, String, DateLit, Bool, Ref, Unary, Binary, Compare, Logic, Not, IsState, InSet, If, Case, Call,
+             Lookup, Where]
 
 # ------------------------------------------------------------------ declarations
 
@@ -205,6 +229,55 @@ class EntityDecl:
     name: str
     label: Label | None
     key: str
+    span: Span
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParamDecl:
+    name: str
+    type: TypeSpec
+    label: Label | None
+    expr: "Expr"
+    span: Span
+    name_span: Span
+    entity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableField:
+    name: str
+    type: TypeSpec
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TableDecl:
+    name: str
+    label: Label | None
+    keys: tuple[TableField, ...]
+    columns: tuple[TableField, ...]
+    rows: tuple[tuple["Expr", ...], ...]
+    file: str | None
+    file_span: Span | None
+    provenance: tuple[tuple[str, str], ...]    # (field, value): document, clause, publisher, published
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDecl:
+    ruleset: str
+    version: str | None
+    alias: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideDecl:
+    target: "Ref"
+    value: "Expr"
     span: Span
 
 
@@ -276,14 +349,26 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
+class ChildRows:
+    """``child line { process = "cell", quantity = 60 }`` inside an example: one child row."""
+
+    entity: str
+    entity_span: Span
+    given: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class ExampleDecl:
     name: str
     given: tuple[Assignment, ...]
     expect: tuple[Assignment, ...]
     span: Span
+    children: tuple[ChildRows, ...] = ()
 
 
-Decl = Union[EntityDecl, InputDecl, LetDecl, RuleDecl, ResultDecl, ExampleDecl]
+Decl = Union[EntityDecl, InputDecl, LetDecl, ParamDecl, TableDecl, ImportDecl, OverrideDecl, RuleDecl, ResultDecl,
+             ExampleDecl]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +396,11 @@ def children(expr) -> tuple:
     if isinstance(expr, Case):
         return tuple(e for pair in expr.whens for e in pair) + (expr.else_,)
     if isinstance(expr, Call):
-        return expr.args
+        return expr.args + ((expr.default,) if expr.default is not None else ())
+    if isinstance(expr, Where):
+        return (expr.value, expr.cond)
+    if isinstance(expr, Lookup):
+        return expr.keys
     return ()
 
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from . import ast
 from . import types as T
 from .errors import Diagnostic, Note, Span, did_you_mean
+from .check_collections import AGGREGATES, CollectionsChecker, CTable
 from .resolve import Resolved
 from .units import Unit, UnitSyntaxError, combine, dimensionless, parse_unit, registry
 
-FUNCTIONS = ("all", "any", "min", "max", "abs")
+FUNCTIONS = ("all", "any", "min", "max", "abs", "year", "convert") + tuple(a for a in AGGREGATES if a not in ("all", "any", "min", "max"))
 _PROJECT_UNITS = ("tce", "CO2", "CO2e", "percent", "yr", "kt")  # suggested first for a misspelt unit
 _EPOCH = _dt.date(1970, 1, 1)
 
@@ -46,6 +47,7 @@ class CInput:
     high_inclusive: bool
     label: ast.Label | None
     decl: ast.InputDecl
+    entity: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,19 @@ class CValue:
     expr: T.TExpr
     label: ast.Label | None
     decl: ast.LetDecl
+    entity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CParam:
+    """A named constant; an importing ruleset may override it (``overridden`` keeps the original)."""
+
+    name: str
+    type: T.Type
+    expr: T.Const
+    label: ast.Label | None
+    decl: ast.ParamDecl
+    overridden: T.Const | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +82,7 @@ class CRule:
     require: T.TExpr
     judge: str                 # "full" | "rounded"
     decl: ast.RuleDecl
+    entity: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +92,7 @@ class CResult:
     branches: tuple[tuple[int, T.TExpr | None], ...]   # (label index, condition or None=otherwise)
     label: ast.Label | None
     decl: ast.ResultDecl
+    entity: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +101,7 @@ class CExample:
     given: tuple[tuple[str, object], ...]     # input name → canonical value (None = missing)
     expect: tuple[tuple[str, object], ...]    # output name → expected (str for verdict/label, value)
     decl: ast.ExampleDecl
+    children: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()   # (child entity, its given)
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,10 @@ class CheckedRuleset:
     module: ast.Module
     content_hash: str
     diagnostics: tuple[Diagnostic, ...] = field(default=())   # warnings
+    params: tuple[CParam, ...] = ()
+    tables: tuple[CTable, ...] = ()
+    entities: tuple[ast.EntityDecl, ...] = ()                  # root first
+    imports: tuple[tuple[str, object], ...] = ()               # (alias, compiled Ruleset)
 
     def meta_value(self, key: str, default=None):
         return dict(self.meta).get(key, default)
@@ -116,22 +138,38 @@ class CheckedRuleset:
 
     def by_name(self) -> dict[str, object]:
         out: dict[str, object] = {}
-        for group in (self.inputs, self.values, self.rules, self.results):
+        for group in (self.inputs, self.params, self.values, self.rules, self.results):
             for item in group:
                 out[getattr(item, "name", None) or item.id] = item
         return out
+
+    def entity_of(self, name: str) -> str | None:
+        """The entity a value, input, rule or result belongs to (None for a param)."""
+        return getattr(self.by_name()[name], "entity", None) or None
+
+    def parent_of(self, entity: str) -> str | None:
+        return next((e.parent for e in self.entities if e.name == entity), None)
+
+    def children_of(self, entity: str) -> tuple[str, ...]:
+        return tuple(e.name for e in self.entities if e.parent == entity)
+
+    def key_of(self, entity: str) -> str:
+        return next((e.key for e in self.entities if e.name == entity), "id")
 
 
 # ------------------------------------------------------------------ the checker
 
 
-class _Checker:
+class _Checker(CollectionsChecker):
     def __init__(self, resolved: Resolved):
         self.r = resolved
         self.diags: list[Diagnostic] = []
         self.types: dict[str, T.Type] = {}
         self.value_exprs: dict[str, T.TExpr] = {}
         self.inputs: dict[str, CInput] = {}
+        self.tables: dict[str, CTable] = {}
+        self.rule_entities: dict[str, str] = {}
+        self.ctx: str = resolved.entity.name if resolved.entity is not None else ""
 
     def error(self, code: str, message: str, span: Span, help: str | None = None, notes=()) -> T.ErrorT:
         self.diags.append(Diagnostic(code, message, span, help, tuple(notes)))
@@ -205,7 +243,35 @@ class _Checker:
         sym = self.r.lookup(e)
         if sym is None:
             return T.Load(T.ErrorT(), e.name, "input", e.span)
-        return T.Load(self.types.get(sym.name, T.ErrorT()), sym.name, sym.kind, e.span)
+        if sym.kind == "entity":
+            return T.Load(self.error("E348", f"`{e.name}` is an entity; use it inside count({e.name})", e.span),
+                          e.name, "input", e.span)
+        typ = self.imported_type(sym) if sym.imported else self.types.get(sym.name, T.ErrorT())
+        load = T.Load(typ, sym.name, sym.kind, e.span)
+        if sym.entity is None or sym.entity == self.ctx or not self.ctx:
+            return load
+        ctx_parent = self.r.entities[self.ctx].parent if self.ctx in self.r.entities else None
+        if sym.entity == ctx_parent:
+            return T.Up(typ, load, self.ctx, e.span)
+        owner = self.r.entities.get(sym.entity)
+        if owner is not None and owner.parent == self.ctx:
+            return T.Load(self.error("E349", f"`{sym.name}` is a value of each `{sym.entity}` row; aggregate it here",
+                                     e.span, help=f"e.g. sum({sym.name}), max({sym.name}) or count({sym.entity})"),
+                          sym.name, sym.kind, e.span)
+        return T.Load(self.error("E349", f"`{sym.name}` belongs to `{sym.entity}`, not to `{self.ctx}`", e.span),
+                      sym.name, sym.kind, e.span)
+
+    def imported_type(self, sym) -> T.Type:
+        item = sym.decl
+        if hasattr(item, "require"):
+            return T.VerdictT()
+        if hasattr(item, "branches"):
+            return T.LabelT(item.labels)
+        return item.type
+
+    def x_Where(self, e: ast.Where) -> T.TExpr:
+        return T.Load(self.error("E350", "`where` filters the rows of an aggregate, e.g. sum(x where y > 0)", e.span),
+                      "", "input", e.span)
 
     def x_Glob(self, e: ast.Glob) -> T.TExpr:
         return T.Load(self.error("E320", "a rule pattern like `core.*` is only allowed inside all(…) or any(…)", e.span),
@@ -375,11 +441,39 @@ class _Checker:
         other = self.expr(e.else_)
         return T.CaseWhen(self._join([v for _, v in whens] + [other], e.span), whens, other, e.span)
 
+    def _is_verdict_set(self, e: ast.Call) -> bool:
+        if e.func not in ("all", "any") or not e.args:
+            return False
+        for a in e.args:
+            if isinstance(a, ast.Glob):
+                continue
+            sym = self.r.lookup(a) if isinstance(a, ast.Ref) else None
+            if sym is None or sym.kind != "rule":
+                return False
+        return True
+
     def x_Call(self, e: ast.Call) -> T.TExpr:
         if e.func not in FUNCTIONS:
             hint = did_you_mean(e.func, FUNCTIONS)
             return T.Func(self.error("E319", f"unknown function `{e.func}`", e.func_span,
                                      help=hint or "functions: " + ", ".join(FUNCTIONS)), e.func, (), e.span)
+        if e.func in AGGREGATES and not self._is_verdict_set(e) and not (
+                e.func in ("min", "max") and len(e.args) > 1):
+            has_children = any(ent.parent == self.ctx for ent in self.r.entities.values())
+            if has_children or e.func not in ("all", "any", "min", "max"):
+                return self.aggregate(e)
+        if e.default is not None:
+            self.error("E347", "`default` belongs to an aggregate over child rows", e.default.span)
+        if e.func == "convert":
+            return self.convert(e)
+        if e.func == "year":
+            if len(e.args) != 1:
+                return T.Func(self.error("E322", "year() takes one date", e.span), e.func, (), e.span)
+            d = self.expr(e.args[0])
+            if not isinstance(d.type, (T.DateT, T.ErrorT)):
+                return T.Func(self.error("E322", f"year() needs a date, but this is a {d.type}", d.span), e.func, (d,), e.span)
+            return T.Func(T.NumT(dimensionless()) if isinstance(d.type, T.DateT) else T.ErrorT(), "year_" +
+                          (d.type.precision if isinstance(d.type, T.DateT) else "day"), (d,), e.span)
         if e.func in ("all", "any"):
             rules: list[str] = []
             for arg in e.args:
@@ -542,9 +636,20 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
     module = resolved.module
     items = _declared_items(resolved)
 
+    root = resolved.entity.name if resolved.entity is not None else ""
+
+    def entity_of(d) -> str:
+        return d.entity if getattr(d, "entity", None) in resolved.entities else root
+
+    for d in items:
+        if isinstance(d, ast.TableDecl):
+            table = ck.compile_table(d)
+            if table is not None:
+                ck.tables[d.name] = table
+
     # declared types first, so references anywhere see them
     for d in items:
-        if isinstance(d, ast.InputDecl):
+        if isinstance(d, (ast.InputDecl, ast.ParamDecl)):
             ck.types[d.name] = ck.type_of_spec(d.type)
         elif isinstance(d, ast.RuleDecl):
             ck.types[d.id] = T.VerdictT()
@@ -557,10 +662,16 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
     inputs = []
     for d in items:
         if isinstance(d, ast.InputDecl):
-            inputs.append(_check_input(ck, d))
+            inputs.append(_check_input(ck, d, entity_of(d)))
+
+    params = []
+    for d in items:
+        if isinstance(d, ast.ParamDecl):
+            params.append(_check_param(ck, d))
 
     values = {}
     for d in _ordered_values(resolved):
+        ck.ctx = entity_of(d)
         x = ck.expr(d.expr)
         declared = ck.types.get(d.name)
         if declared is not None and not isinstance(declared, T.ErrorT) and not isinstance(x.type, T.ErrorT):
@@ -579,13 +690,14 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
         if isinstance(declared, T.TextT) and isinstance(x.type, T.TextT):
             x = ck.encode_text(x, declared)
         ck.value_exprs[d.name] = x
-        values[d.name] = CValue(d.name, declared, x, d.label, d)
+        values[d.name] = CValue(d.name, declared, x, d.label, d, ck.ctx)
     ordered_values = tuple(values[d.name] for d in items if isinstance(d, ast.LetDecl) and d.name in values)
 
     rules = []
     for d in items:
         if not isinstance(d, ast.RuleDecl) or d.require is None:
             continue
+        ck.ctx = _expression_entity(ck, [d.applies, d.require], root)
         applies = ck._as_bool(ck.expr(d.applies), "an applicability condition") if d.applies is not None else None
         require = ck._as_bool(ck.expr(d.require), "a requirement")
         judge = "full"
@@ -598,12 +710,15 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
             elif d.judge.method == "rounded":
                 judge = "rounded"
                 require = ck.rounding(d.judge, require, d.id)
-        rules.append(CRule(d.id, d.label, d.clause, d.severity, applies, require, judge, d))
+        rules.append(CRule(d.id, d.label, d.clause, d.severity, applies, require, judge, d, ck.ctx))
+        ck.rule_entities[d.id] = ck.ctx
 
     results = []
     for d in items:
         if isinstance(d, ast.ResultDecl):
+            ck.ctx = _expression_entity(ck, [b.cond for b in d.branches], root)
             results.append(_check_result(ck, d))
+    ck.ctx = root
 
     examples = tuple(_check_example(ck, d) for d in items if isinstance(d, ast.ExampleDecl))
 
@@ -618,11 +733,16 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
             meta.extend([("title_zh", v.zh), ("title_en", v.en)])
         else:
             meta.append((f.key, v))
+    ents = sorted(resolved.entities.values(), key=lambda e: e.parent is not None)
     checked = CheckedRuleset(
         id=module.header.id,
         meta=tuple(meta),
         entity=entity.name,
         key=entity.key,
+        params=tuple(params),
+        tables=tuple(ck.tables.values()),
+        entities=tuple(ents),
+        imports=tuple(resolved.imports.items()),
         inputs=tuple(inputs),
         values=ordered_values,
         rules=tuple(rules),
@@ -635,8 +755,52 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
     return checked, diags
 
 
-def _check_input(ck: _Checker, d: ast.InputDecl) -> CInput:
+def _expression_entity(ck: _Checker, exprs, root: str) -> str:
+    """The entity a rule or result is judged on: a child when it reads child values directly."""
+    for e in exprs:
+        if e is None:
+            continue
+        stack = [e]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call) and node.func in AGGREGATES:
+                continue
+            if isinstance(node, ast.Ref):
+                sym = ck.r.lookup(node)
+                owner = ck.r.entities.get(sym.entity) if sym is not None and sym.entity else None
+                if sym is not None and sym.kind == "rule" and sym.name in ck.rule_entities:
+                    owner = ck.r.entities.get(ck.rule_entities[sym.name])
+                if owner is not None and owner.parent is not None:
+                    return owner.name
+            stack.extend(ast.children(node))
+    return root
+
+
+def _check_param(ck: _Checker, d: ast.ParamDecl) -> CParam:
     typ = ck.types[d.name]
+    x = ck.expr(d.expr)
+    if isinstance(x, T.Neg) and isinstance(x.operand, T.Const):
+        x = T.Const(x.operand.type, -x.operand.value, x.span, "-" + x.operand.text)
+    if not isinstance(x, T.Const):
+        ck.error("E351", f"param `{d.name}` is a literal value", d.expr.span, help="a computed value is a `let`")
+        return CParam(d.name, typ, T.Const(T.ErrorT(), 0.0, d.span), d.label, d)
+    if isinstance(typ, T.NumT) and isinstance(x.type, T.NumT):
+        if typ.unit.dimensionality != x.type.unit.dimensionality:
+            ck.error("E324", f"`{d.name}` is declared in {typ.unit.text} but its value is in {x.type.unit.text}", d.expr.span)
+        elif ck._plain_vs_percent(x, T.Load(typ, d.name, "param", d.span), d.span):
+            pass
+    elif isinstance(typ, T.TextT) and isinstance(x.value, str):
+        x = ck.encode_text(x, typ)
+    elif not isinstance(typ, T.ErrorT) and not isinstance(x.type, T.ErrorT) and type(typ) is not type(x.type):
+        ck.error("E324", f"`{d.name}` is declared as {typ} but its value is a {x.type}", d.expr.span)
+    return CParam(d.name, typ, T.Const(typ, x.value, x.span, x.text), d.label, d)
+
+
+def _check_input(ck: _Checker, d: ast.InputDecl, entity: str = "") -> CInput:
+    typ = ck.types[d.name]
+    if isinstance(typ, T.TextT) and not typ.categories:
+        typ = ck.error("E352", f"text input `{d.name}` needs its categories: `text {{\"a\", \"b\"}}`", d.type.span,
+                       help="a value outside the declared categories is then caught when data is read")
     low = high = None
     lo_inc = hi_inc = True
     if d.range is not None:
@@ -653,7 +817,7 @@ def _check_input(ck: _Checker, d: ast.InputDecl) -> CInput:
                 ck.error("E327", f"the range [{lo.text}, {hi.text}] is empty: its low end is above its high end", d.range.span)
             if (lo.value in (float("inf"), float("-inf")) and lo.inclusive) or (hi.value in (float("inf"), float("-inf")) and hi.inclusive):
                 ck.error("E327", "an infinite end of a range is open: write `[0, inf)`", d.range.span)
-    return CInput(d.name, typ, low, lo_inc, high, hi_inc, d.label, d)
+    return CInput(d.name, typ, low, lo_inc, high, hi_inc, d.label, d, entity)
 
 
 def _check_result(ck: _Checker, d: ast.ResultDecl) -> CResult:
@@ -673,7 +837,7 @@ def _check_result(ck: _Checker, d: ast.ResultDecl) -> CResult:
         else:
             otherwise_at = b.span
         branches.append((labels.index(b.label), cond))
-    return CResult(d.name, labels, tuple(branches), d.label, d)
+    return CResult(d.name, labels, tuple(branches), d.label, d, ck.ctx)
 
 
 def _example_value(ck: _Checker, target_type: T.Type, value, target: str):
@@ -734,11 +898,37 @@ def _check_example(ck: _Checker, d: ast.ExampleDecl) -> CExample:
         if sym.kind != "input":
             ck.error("E514", f"`{sym.name}` is a {sym.kind}, not an input: `given` sets inputs only", a.target.span)
             continue
-        given.append((sym.name, _example_value(ck, ck.types.get(sym.name, T.ErrorT()), a.value, sym.name)))
+        typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
+        given.append((sym.name, _example_value(ck, typ, a.value, sym.name)))
     for a in d.expect:
         sym = ck.r.lookup(a.target)
         if sym is None:
             continue
-        v = _example_value(ck, ck.types.get(sym.name, T.ErrorT()), a.value, sym.name)
+        typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
+        v = _example_value(ck, typ, a.value, sym.name)
         expect.append((sym.name, v if v is not None else "unknown"))
-    return CExample(d.name, tuple(given), tuple(expect), d)
+    children = []
+    for c in d.children:
+        owner = ck.r.entities.get(c.entity)
+        if owner is None or owner.parent is None:
+            hint = did_you_mean(c.entity, [n for n, e in ck.r.entities.items() if e.parent is not None])
+            ck.error("E515", f"`{c.entity}` is not a child entity", c.entity_span, help=hint)
+            continue
+        rows = []
+        for a in c.given:
+            sym = ck.r.lookup(a.target)
+            if sym is None:
+                from .resolve import imported_symbol
+
+                found = [x for alias, imp in ck.r.imports.items()
+                         if (x := imported_symbol(alias, imp, a.target.name)) is not None and x.kind == "input"]
+                if not found:
+                    continue
+                sym = found[0]
+            if sym.kind != "input" or sym.entity != c.entity:
+                ck.error("E514", f"`{sym.name}` is not an input of `{c.entity}`", a.target.span)
+                continue
+            typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
+            rows.append((a.target.name if sym.imported else sym.name, _example_value(ck, typ, a.value, sym.name)))
+        children.append((c.entity, tuple(rows)))
+    return CExample(d.name, tuple(given), tuple(expect), d, tuple(children))

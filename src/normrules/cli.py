@@ -53,22 +53,33 @@ def main() -> None:
 def check(paths, fmt, strict):
     """Check rulesets (files or directories of .nr files) and report every problem found.
 
+    A ruleset that compiles is also linted: numeric bands with gaps or overlaps (W402, W403),
+    result branches and conditions that can never be reached (W401, W404), rules used by no
+    result (W405), inputs nothing reads (W406). Warnings do not fail the check unless --strict.
+    Examples in `<name>.examples.nr` beside a ruleset are checked with it.
+
     \b
     Example:
       normrules check rulesets/
-      normrules check --format json my_standard.nr
+      normrules check --strict --format json my_standard.nr
     """
+    from .examples import load_with_examples, ruleset_files
+    from .lint import lint
+
     try:
-        files = find_rulesets(paths)
+        files = ruleset_files(paths)
     except NormrulesError as exc:
         _fail(str(exc))
     all_diags, text_parts, failed = [], [], 0
     for f in files:
         try:
-            rs = load(f)
-            diags, sources = list(rs.warnings), rs.sources
+            rs = load_with_examples(f)
+            diags, sources = list(rs.warnings) + lint(rs), rs.sources
+            diags.sort(key=lambda d: (d.span.file, d.span.line, d.span.col))
         except CheckFailed as exc:
             diags, sources = list(exc.diagnostics), exc.sources
+        except NormrulesError as exc:
+            _fail(str(exc))
         errors = [d for d in diags if d.severity == "error" or strict]
         failed += bool(errors)
         all_diags.extend(diags)
@@ -239,39 +250,67 @@ def explain(ruleset, input_path, key, invalid):
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-def test(paths):
-    """Run the examples written in rulesets (default: rulesets/) with both the vectorized
-    executor and the reference interpreter; print expected vs actual for each failure.
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Also print, per ruleset, which outcomes (pass, fail, not_applicable) of each rule the "
+                   "examples reach, grouped by clause, and the share of outcome slots covered.")
+@click.option("--min", "min_pct", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Exit 1 when the coverage of any ruleset is below PCT percent (implies --coverage).")
+def test(paths, show_coverage, min_pct):
+    """Run the examples of rulesets (default: rulesets/) with both the vectorized executor and
+    the reference interpreter; print expected vs actual for each failure.
+
+    Examples are written in the ruleset or in `<name>.examples.nr` beside it (a file of `example`
+    blocks only). With --coverage, each rule needs an example that makes it pass, one that makes
+    it fail and, if it has `applies when`, one that makes it not_applicable; the table shows how
+    many examples reach each outcome and MISSING where none does.
 
     \b
     Example:
       normrules test rulesets/gb
+      normrules test rulesets/ --coverage --min 100
     """
-    from .examples import run_examples
+    from .coverage import coverage, format_percent, render, total
+    from .examples import load_with_examples, ruleset_files, run_examples
 
+    show_coverage = show_coverage or min_pct is not None
     try:
-        files = find_rulesets(paths or ["rulesets"])
+        files = ruleset_files(paths or ["rulesets"])
     except NormrulesError as exc:
         _fail(str(exc))
-    total = failed = broken = 0
+    total_examples = failed = broken = below = 0
+    coverages = []
     for f in files:
         try:
-            rs = load(f)
+            rs = load_with_examples(f)
         except CheckFailed as exc:
             click.echo(f"{f}: does not compile\n{exc}", err=True)
             broken += 1
             continue
+        except NormrulesError as exc:
+            _fail(str(exc))
         outcomes = run_examples(rs)
         bad = [o for o in outcomes if not o.passed]
-        total += len(outcomes)
+        total_examples += len(outcomes)
         failed += len(bad)
         click.echo(f"{rs.ref:<40} {len(outcomes) - len(bad)} passed, {len(bad)} failed   ({f})")
         for o in bad:
             click.echo(f"  FAIL {o.file}:{o.line} example \"{o.name}\"")
             for m in o.mismatches:
                 click.echo(f"    {m.name}: expected {m.expected}, got {m.actual} ({m.engine})")
-    click.echo(f"{total - failed} passed, {failed} failed")
-    sys.exit(1 if failed or broken else 0)
+        if show_coverage:
+            cov = coverage(rs)
+            coverages.append(cov)
+            below += min_pct is not None and cov.percent < min_pct
+            click.echo(render(cov) + "\n")
+    click.echo(f"{total_examples - failed} passed, {failed} failed")
+    if show_coverage:
+        covered, required, pct = total(coverages)
+        line = f"coverage: {covered}/{required} outcome slots = {format_percent(pct)} over {len(coverages)} ruleset" \
+               + "s" * (len(coverages) != 1)
+        if min_pct is not None:
+            line += f"; {below} below --min {min_pct:g} %" if below else f"; every ruleset at or above --min {min_pct:g} %"
+        click.echo(line)
+    sys.exit(1 if failed or broken or below else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

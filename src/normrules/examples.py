@@ -6,11 +6,14 @@ passes when both give what it expects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from . import ast
 from . import types as T
+from .errors import CheckFailed, Diagnostic, Note, RulesetNotFound, SourceMap, Span
 from .execute import NO_LABEL, REL_TOL, Col, execute
 from .reference import Interpreter
 
@@ -86,49 +89,119 @@ def _matches(item, expected, actual) -> bool:
     return actual == expected
 
 
-def _canonical_inputs(ruleset, example) -> dict[str, object]:
-    given = dict(example.given)
+def _coded(checked, values: dict[str, object]) -> dict[str, object]:
+    """Example values with text categories turned into the input's codes."""
+    types = {i.name: i.type for i in checked.inputs}
     out = {}
-    for inp in ruleset.checked.inputs:
-        v = given.get(inp.name)
-        if v is not None and isinstance(inp.type, T.TextT):
-            v = inp.type.categories.index(v)
-        out[inp.name] = v
+    for name, v in values.items():
+        typ = types.get(name)
+        out[name] = typ.categories.index(v) if v is not None and isinstance(typ, T.TextT) else v
     return out
 
 
-def _executor_values(ruleset, inputs: dict[str, object]) -> dict[str, object]:
-    cols = {}
-    types = {i.name: i.type for i in ruleset.checked.inputs}
-    for name, v in inputs.items():
-        typ = types[name]
-        if isinstance(typ, T.BoolT):
-            data = np.array([bool(v)])
-        elif isinstance(typ, T.TextT):
-            data = np.array([v if v is not None else 0], dtype=np.int32)
-        else:
-            data = np.array([v if v is not None else np.nan], dtype=float)
-        cols[name] = Col(data, np.array([v is not None]))
-    env, _ = execute(ruleset.plan, cols, 1)
+def _example_data(ruleset, example):
+    """(root inputs, child rows by entity) of an example, both in canonical values."""
+    children: dict[str, list[dict]] = {}
+    for entity, rows in example.children:
+        children.setdefault(entity, []).append(dict(rows))
+    return dict(example.given), children
+
+
+def _local(checked, given: dict, children: dict):
+    """The inputs of ``checked`` among ``given`` and ``children`` (imported inputs are `alias.name`)."""
+    root = {i.name: given.get(i.name) for i in checked.inputs if (i.entity or checked.entity) == checked.entity}
+    kids = {}
+    for e in checked.entities:
+        if e.parent is not None:
+            names = [i.name for i in checked.inputs if i.entity == e.name]
+            kids[e.name] = [_coded(checked, {n: row.get(n) for n in names}) for row in children.get(e.name, [])]
+    return _coded(checked, root), kids
+
+
+def _sub_given(alias: str, given: dict) -> dict:
+    prefix = alias + "."
+    return {k[len(prefix):]: v for k, v in given.items() if k.startswith(prefix)}
+
+
+def _column(typ, values: list) -> Col:
+    if isinstance(typ, T.BoolT):
+        data = np.array([bool(v) for v in values], dtype=bool)
+    elif isinstance(typ, T.TextT):
+        data = np.array([v if v is not None else 0 for v in values], dtype=np.int32)
+    else:
+        data = np.array([v if v is not None else np.nan for v in values], dtype=float)
+    return Col(data, np.array([v is not None for v in values], dtype=bool))
+
+
+def executor_env(ruleset, given: dict, children: dict) -> dict[str, Col]:
+    """Every column the vectorized executor computes for one example entity (and its child rows)."""
+    from .execute import Entities
+
+    checked = ruleset.checked
+    imported: dict[str, Col] = {}
+    for alias, sub in checked.imports:
+        inner = executor_env(sub, _sub_given(alias, given), children)
+        imported.update({f"{alias}.{k}": v for k, v in inner.items()})
+    root, kids = _local(checked, given, children)
+    types = {i.name: i.type for i in checked.inputs}
+    cols = {name: _column(types[name], [v]) for name, v in root.items()}
+    for entity, rows in kids.items():
+        for name in (i.name for i in checked.inputs if i.entity == entity):
+            cols[name] = _column(types[name], [r.get(name) for r in rows])
+    entities = Entities(checked.entity, {checked.entity: 1, **{e: len(r) for e, r in kids.items()}},
+                        {e: np.zeros(len(r), dtype=np.int64) for e, r in kids.items()},
+                        {e.name: e.parent for e in checked.entities if e.parent is not None})
+    env, _ = execute(ruleset.plan, cols, entities, imported)
+    return env
+
+
+def reference_env(ruleset, given: dict, children: dict) -> dict[str, object]:
+    """The reference interpreter's values for one example entity (root values only)."""
+    checked = ruleset.checked
+    root, kids = _local(checked, given, children)
+    for alias, sub in checked.imports:
+        inner = reference_env(sub, _sub_given(alias, given), children)
+        root.update({f"{alias}.{k}": v for k, v in inner.items()})
+    return Interpreter(checked, root, kids).run(ruleset.plan.steps)
+
+
+def _executor_values(ruleset, given: dict, children: dict) -> dict[str, object]:
+    env = executor_env(ruleset, given, children)
+    items = ruleset.checked.by_name()
     out = {}
     for name, col in env.items():
-        kind = ruleset.checked.by_name()[name]
-        if hasattr(kind, "require"):
+        item = items.get(name)
+        if item is None and "." in name:        # an imported column: `alias.name`
+            alias, rest = name.split(".", 1)
+            sub = dict(ruleset.checked.imports).get(alias)
+            item = sub.checked.by_name().get(rest) if sub is not None else None
+        if item is None or len(col.data) != 1:
+            continue
+        if hasattr(item, "require"):
             out[name] = int(col.data[0])
-        elif hasattr(kind, "branches"):
+        elif hasattr(item, "branches"):
             out[name] = None if col.data[0] == NO_LABEL else int(col.data[0])
         else:
             out[name] = col.data[0].item() if bool(col.known[0]) else None
     return out
 
 
+def _item_of(ruleset, name: str):
+    item = ruleset.checked.by_name().get(name)
+    if item is None and "." in name:
+        alias, rest = name.split(".", 1)
+        sub = dict(ruleset.checked.imports).get(alias)
+        item = sub.checked.by_name().get(rest) if sub is not None else None
+    return item
+
+
 def run_example(ruleset, example) -> ExampleOutcome:
-    inputs = _canonical_inputs(ruleset, example)
+    given, children = _example_data(ruleset, example)
     engines = {
-        "executor": _executor_values(ruleset, inputs),
-        "reference": Interpreter(ruleset.checked, inputs).run(ruleset.plan.steps),
+        "executor": _executor_values(ruleset, given, children),
+        "reference": reference_env(ruleset, given, children),
     }
-    items = ruleset.checked.by_name()
+    items = {name: _item_of(ruleset, name) for name, _ in example.expect}
     mismatches = []
     for engine, values in engines.items():
         for name, expected in example.expect:
@@ -143,3 +216,124 @@ def run_example(ruleset, example) -> ExampleOutcome:
 def run_examples(ruleset) -> list[ExampleOutcome]:
     """Run every example of a compiled ruleset."""
     return [run_example(ruleset, ex) for ex in ruleset.checked.examples]
+
+
+# --------------------------------------------------------------------------- what examples produce
+
+
+def example_values(ruleset, example) -> dict[str, object]:
+    """Everything one example computes, from the reference interpreter: canonical values (None =
+    unknown), verdict codes (``types.PASS`` …) for rules and label indices (None = unknown) for
+    results. The reference interpreter is used because it is the specification the executor is
+    tested against; :func:`run_example` already checks that both engines agree where it matters."""
+    given, children = _example_data(ruleset, example)
+    return reference_env(ruleset, given, children)
+
+
+def example_verdicts(ruleset) -> list[tuple[object, dict[str, int]]]:
+    """For every example of a compiled ruleset: ``(example, {rule id: verdict code})`` — the
+    verdict each rule gets in it, whether or not the example's ``expect`` names the rule."""
+    out = []
+    rule_ids = [r.id for r in ruleset.checked.rules]
+    for ex in ruleset.checked.examples:
+        values = example_values(ruleset, ex)
+        out.append((ex, {rid: int(values[rid]) for rid in rule_ids}))
+    return out
+
+
+# --------------------------------------------------------------------------- examples beside a ruleset
+
+EXAMPLES_SUFFIX = ".examples.nr"
+
+
+def is_examples_file(path) -> bool:
+    """True for ``<name>.examples.nr``: examples of the ruleset ``<name>.nr`` beside it."""
+    return str(path).endswith(EXAMPLES_SUFFIX)
+
+
+def examples_file_for(path) -> Path:
+    """``park.nr`` → ``park.examples.nr`` (the file may or may not exist)."""
+    p = Path(path)
+    return p.with_name(p.name[: -len(".nr")] + EXAMPLES_SUFFIX) if p.name.endswith(".nr") else p.with_name(p.name + EXAMPLES_SUFFIX)
+
+
+def ruleset_file_for(path) -> Path:
+    """``park.examples.nr`` → ``park.nr``; any other path is returned as it is."""
+    p = Path(path)
+    return p.with_name(p.name[: -len(EXAMPLES_SUFFIX)] + ".nr") if is_examples_file(p) else p
+
+
+def ruleset_files(paths) -> list[Path]:
+    """The ruleset files named by ``paths`` (files or directories), in a stable order, without the
+    ``*.examples.nr`` files: an examples file named directly stands for the ruleset beside it."""
+    from .api import find_rulesets
+
+    out: list[Path] = []
+    for f in find_rulesets(paths):
+        f = ruleset_file_for(f)
+        if f not in out:
+            out.append(f)
+    return out
+
+
+class _Remap:
+    """Moves spans that fall after the ruleset's own text into the examples file."""
+
+    def __init__(self, file: str, ex_file: str, lines: int, chars: int):
+        self.file, self.ex_file, self.lines, self.chars = file, ex_file, lines, chars
+
+    def span(self, s: Span) -> Span:
+        if s.file != self.file or s.line <= self.lines:
+            return s
+        return Span(self.ex_file, s.line - self.lines, s.col, s.end_line - self.lines, s.end_col,
+                    max(s.start - self.chars, 0), max(s.end - self.chars, 0))
+
+    def diagnostic(self, d: Diagnostic) -> Diagnostic:
+        notes = tuple(Note(self.span(n.span), n.message) for n in d.notes)
+        return replace(d, span=self.span(d.span), notes=notes)
+
+
+def load_with_examples(path):
+    """Compile the ruleset at ``path`` together with ``<name>.examples.nr`` beside it, if any.
+
+    The examples file holds only ``example`` blocks. Its text is appended to the ruleset's text
+    (after a line break) and the whole is compiled as one ruleset, so its examples are checked
+    against the ruleset's inputs, values, rules and results exactly like examples written inside
+    it. Positions are then moved back: every diagnostic and every example in the examples file
+    names that file and its own line numbers. Anything other than an ``example`` block in an
+    examples file is error E520.
+
+    Returns a :class:`~normrules.api.Ruleset` (its ``checked.examples`` are the ruleset's examples
+    followed by the file's; its content hash covers both texts); raises
+    :class:`~normrules.errors.CheckFailed`.
+    """
+    from .api import compile_text, load
+    from .parse import parse
+
+    p = ruleset_file_for(path)
+    ex_path = examples_file_for(p)
+    if not ex_path.is_file():
+        return load(p)
+    if not p.is_file():
+        raise RulesetNotFound(f"{ex_path} has no ruleset beside it (expected {p})")
+    text = p.read_text("utf-8")
+    ex_text = ex_path.read_text("utf-8")
+    head = text if text.endswith("\n") or not text else text + "\n"
+    remap = _Remap(str(p), str(ex_path), head.count("\n"), len(head))
+    sources = SourceMap()
+    sources.add(str(p), text)
+    sources.add(str(ex_path), ex_text)
+    combined = head + ex_text
+    try:
+        module = parse(combined, str(p))
+        stray = [d for d in module.items if not isinstance(d, ast.ExampleDecl) and d.span.line > remap.lines]
+        if stray:
+            raise CheckFailed([Diagnostic("E520", "an examples file holds only `example` blocks", d.span,
+                                          help=f"move this declaration into {p.name}") for d in stray])
+        rs = compile_text(combined, str(p))
+    except CheckFailed as exc:
+        raise CheckFailed([remap.diagnostic(d) for d in exc.diagnostics], sources) from None
+    examples = tuple(replace(ex, decl=replace(ex.decl, span=remap.span(ex.decl.span))) for ex in rs.checked.examples)
+    warnings = tuple(remap.diagnostic(d) for d in rs.checked.diagnostics)
+    checked = replace(rs.checked, examples=examples, diagnostics=warnings)
+    return replace(rs, checked=checked, sources=sources)

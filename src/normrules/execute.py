@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import types as T
-from .errors import Span
+from .errors import DataError, Span
 from .plan import Plan
 
 REL_TOL = 1e-9
@@ -114,19 +114,50 @@ class Counters:
     """Events counted during one evaluation (shown in the summary)."""
 
     division_by_zero: dict[Span, int] = field(default_factory=dict)
+    lookup_misses: dict[tuple[str, Span], int] = field(default_factory=dict)   # (table, where) → count
 
     @property
     def total_division_by_zero(self) -> int:
         return sum(self.division_by_zero.values())
 
+    @property
+    def total_lookup_misses(self) -> int:
+        return sum(self.lookup_misses.values())
+
+
+@dataclass(frozen=True)
+class Entities:
+    """Row counts per entity and, for each child entity, the parent row of each child row."""
+
+    root: str
+    sizes: dict[str, int]
+    parent_rows: dict[str, np.ndarray]          # child entity → int64 index into the parent's rows
+    parents: dict[str, str]                     # child entity → parent entity
+
+    @classmethod
+    def single(cls, root: str, n: int) -> "Entities":
+        return cls(root, {root: n}, {}, {})
+
 
 class _Eval:
-    def __init__(self, env: dict[str, Col], n: int, counters: Counters):
+    def __init__(self, env: dict[str, Col], entities: Entities, counters: Counters, params=(), tables=()):
         self.env = env
-        self.n = n
+        self.entities = entities
         self.counters = counters
-        self.all_true = np.ones(n, dtype=bool)
+        self.params = {p.name: p for p in params}
+        self.tables = {t.name: t for t in tables}
+        self._table_cache: dict = {}
+        self._true = {name: np.ones(n, dtype=bool) for name, n in entities.sizes.items()}
         self.limit_tests: dict[tuple, Col] = {}    # `name op limit`, computed once (rules share scopes)
+        self.enter(entities.root)
+
+    def enter(self, entity: str) -> str:
+        """Evaluate in the context of ``entity`` from now on; returns the previous context."""
+        previous = getattr(self, "ctx", entity)
+        self.ctx = entity
+        self.n = self.entities.sizes[entity]
+        self.all_true = self._true[entity]
+        return previous
 
     def const(self, e: T.Const) -> Col:
         # a read-only view of one value (stride 0): no memory and no time per entity
@@ -145,6 +176,8 @@ class _Eval:
         return self.const(e)
 
     def e_Load(self, e: T.Load, active):
+        if e.kind == "param":
+            return self.const(self.params[e.name].expr)
         col = self.env[e.name]
         if e.kind == "rule":
             return verdict_as_bool(col.data)
@@ -178,7 +211,7 @@ class _Eval:
     def e_Cmp(self, e: T.Cmp, active):
         if isinstance(e.left.type, T.NumT) and isinstance(e.right, T.Const):
             # a limit: compared as a scalar, known wherever the left side is
-            key = (e.left.name, e.op, e.right.value, e.rounding) if isinstance(e.left, T.Load) else None
+            key = (self.ctx, e.left.name, e.op, e.right.value, e.rounding) if isinstance(e.left, T.Load) else None
             if key in self.limit_tests:
                 return self.limit_tests[key]
             a = self.ev(e.left, active)
@@ -248,10 +281,17 @@ class _Eval:
         return Col(np.where(rest, v.data, data), np.where(rest, v.known, known))
 
     def e_Func(self, e: T.Func, active):
+        if e.name == "convert":
+            return self.convert(e, active)
         args = [self.ev(a, active) for a in e.args]
         known = np.logical_and.reduce([a.known for a in args])
         if e.name == "abs":
             return Col(np.abs(args[0].data), known)
+        if e.name == "year_day":
+            days = np.where(known, args[0].data, 0).astype("int64").astype("datetime64[D]")
+            return Col(days.astype("datetime64[Y]").astype("int64").astype(float) + 1970.0, known)
+        if e.name == "year_month":
+            return Col(np.floor(args[0].data / 12.0), known)
         reduce = np.minimum if e.name == "min" else np.maximum
         return Col(reduce.reduce([a.data for a in args]), known)
 
@@ -261,6 +301,151 @@ class _Eval:
 
     def e_VerdictSet(self, e: T.VerdictSet, active):
         return verdict_as_bool(self.verdict_set_codes(e))
+
+    def convert(self, e: T.Func, active):
+        q, a, b = (self.ev(x, active) for x in e.args[:3])
+        matrix = np.asarray(e.args[3].value, dtype=float)
+        known = q.known & a.known & b.known
+        factor = matrix[np.where(known, a.data, 0).astype(np.int64), np.where(known, b.data, 0).astype(np.int64)]
+        bad = known & active & np.isnan(factor)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            cats_a, cats_b = e.args[1].type.categories, e.args[2].type.categories
+            raise DataError(f"unit `{cats_a[int(a.data[row])]}` cannot be converted to `{cats_b[int(b.data[row])]}` "
+                            f"({e.span})", column=self.ctx, row=row + 1)
+        return Col(q.data * factor, known & ~np.isnan(factor))
+
+    # ------------------------------------------------------------------ entities and tables
+    def e_Up(self, e: T.Up, active):
+        rows = self.entities.parent_rows[self.ctx]
+        previous = self.enter(self.entities.parents[self.ctx])
+        try:
+            col = self.ev(e.operand, self.all_true)
+        finally:
+            self.enter(previous)
+        return Col(col.data[rows], col.known[rows])
+
+    def e_Aggregate(self, e: T.Aggregate, active):
+        rows = self.entities.parent_rows[e.child]
+        n_parent = self.n
+        previous = self.enter(e.child)
+        try:
+            child_active = active[rows]
+            if e.where is not None:
+                w = self.ev(e.where, child_active)
+                included = w.known & _bool(w.data)
+                undecided = ~w.known
+            else:
+                included = self.all_true
+                undecided = ~self.all_true
+            value = self.ev(e.value, child_active & included) if e.value is not None else None
+        finally:
+            self.enter(previous)
+        count = np.bincount(rows, weights=included, minlength=n_parent)
+        if value is not None:
+            undecided = undecided | (included & ~value.known)
+            good = included & value.known
+        else:
+            good = included
+        unknown_rows = np.bincount(rows, weights=undecided, minlength=n_parent) > 0
+        known = ~unknown_rows & (count > 0)
+        if e.func in ("sum", "mean"):
+            total = np.bincount(rows, weights=np.where(good, value.data, 0.0), minlength=n_parent)
+            data = total if e.func == "sum" else total / np.where(count > 0, count, 1.0)
+        elif e.func in ("min", "max"):
+            ufunc = np.minimum if e.func == "min" else np.maximum
+            data = np.full(n_parent, np.inf if e.func == "min" else -np.inf)
+            ufunc.at(data, rows[good], value.data[good])
+        elif e.func == "count":
+            data = count
+        else:
+            truth = good & _bool(value.data)
+            trues = np.bincount(rows, weights=truth, minlength=n_parent)
+            if e.func == "share":
+                data = trues / np.where(count > 0, count, 1.0)
+            elif e.func == "any":
+                data = trues > 0
+                known = (data | ~unknown_rows) & (count > 0)
+            else:
+                falses = np.bincount(rows, weights=good & ~_bool(value.data), minlength=n_parent) > 0
+                data = ~falses
+                known = (falses | ~unknown_rows) & (count > 0)
+        if e.default is not None:
+            empty = (count == 0) & ~unknown_rows
+            data = np.where(empty, e.default.value, data)
+            known = known | empty
+        return Col(data, known)
+
+    def _table_index(self, table):
+        """Per table: the key arrays and a dense index from key codes to rows (built once per run)."""
+        cached = self._table_cache.get(table.name)
+        if cached is not None:
+            return cached
+        keys = []
+        for (name, typ), values in ((k, table.values(k[0])) for k in table.keys):
+            if isinstance(typ, T.TextT):
+                codes = np.array([typ.categories.index(v) if v is not None else -1 for v in values], dtype=np.int64)
+                keys.append(("text", len(typ.categories), codes, None))
+            else:
+                uniq = np.unique(np.array([v for v in values if v is not None], dtype=float))
+                codes = np.searchsorted(uniq, np.array([np.nan if v is None else v for v in values], dtype=float))
+                keys.append(("number", len(uniq), codes.astype(np.int64), uniq))
+        dims = [k[1] for k in keys]
+        flat = np.zeros(len(table.rows), dtype=np.int64)
+        for (_, size, codes, _), stride in zip(keys, np.cumprod([1] + dims[:0:-1])[::-1]):
+            flat = flat + codes * stride
+        row_of = np.full(int(np.prod(dims)) if dims else 0, -1, dtype=np.int64)
+        row_of[flat] = np.arange(len(table.rows))
+        columns = {}
+        for name, typ in table.fields:
+            vals = table.values(name)
+            known = np.array([v is not None for v in vals], dtype=bool)
+            if isinstance(typ, T.TextT):
+                data = np.array([typ.categories.index(v) if v is not None else 0 for v in vals], dtype=np.int32)
+            elif isinstance(typ, T.BoolT):
+                data = np.array([bool(v) for v in vals], dtype=bool)
+            else:
+                data = np.array([v if v is not None else np.nan for v in vals], dtype=float)
+            columns[name] = (data, known)
+        cached = (keys, dims, row_of, columns)
+        self._table_cache[table.name] = cached
+        return cached
+
+    def e_Lookup(self, e: T.Lookup, active):
+        table = self.tables[e.table]
+        keys, dims, row_of, columns = self._table_index(table)
+        args = [self.ev(k, active) for k in e.keys]
+        known = np.logical_and.reduce([a.known for a in args]) if args else self.all_true
+        if e.latest is not None:
+            values = table.values(table.keys[0][0])
+            order = np.argsort(np.array([np.nan if v is None else v for v in values], dtype=float), kind="stable")
+            sorted_keys = np.array([values[i] for i in order], dtype=float)
+            side = "right" if e.latest == "<=" else "left"
+            pos = np.searchsorted(sorted_keys, np.where(known, args[0].data, -np.inf), side=side) - 1
+            row = np.where(pos >= 0, order[np.clip(pos, 0, None)], -1)
+        else:
+            flat = np.zeros(self.n, dtype=np.int64)
+            valid = known.copy()
+            strides = np.cumprod([1] + dims[:0:-1])[::-1]
+            for (kind, size, _, uniq), key_map, arg, stride in zip(keys, e.key_maps, args, strides):
+                if kind == "text":
+                    code = np.where(arg.known, arg.data, 0).astype(np.int64)
+                    if key_map is not None:
+                        code = np.asarray(key_map, dtype=np.int64)[code]
+                else:
+                    x = np.where(arg.known, arg.data, np.nan)
+                    code = np.clip(np.searchsorted(uniq, x), 0, max(size - 1, 0))
+                    code = np.where(uniq[code] == x, code, -1) if size else np.full(self.n, -1)
+                valid &= code >= 0
+                flat += np.where(code >= 0, code, 0) * stride
+            row = np.where(valid, row_of[flat] if len(row_of) else -1, -1)
+        miss = known & (row < 0)
+        where = (e.table, e.span)
+        self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + int(
+            np.count_nonzero(miss & active))
+        data, cell_known = columns[e.column]
+        safe = np.where(row >= 0, row, 0)
+        return Col(data[safe], known & (row >= 0) & cell_known[safe])
 
 
 def kleene(op: str, a: Col, b: Col) -> Col:
@@ -325,21 +510,31 @@ def result_labels(ev: _Eval, result) -> np.ndarray:
     return select_exclusive(ev.n, np.int16, NO_LABEL, choices)
 
 
-def execute(plan: Plan, inputs: dict[str, Col], n: int) -> tuple[dict[str, Col], Counters]:
-    """Evaluate every step of ``plan`` over ``n`` entities.
+def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
+            imported: dict[str, Col] | None = None) -> tuple[dict[str, Col], Counters]:
+    """Evaluate every step of ``plan`` over all entities at once.
 
-    ``inputs`` maps input names to columns already in canonical units (see :mod:`normrules.tables`).
+    ``inputs`` maps input names to columns already in canonical units (see :mod:`normrules.tables`);
+    ``n`` is the number of entities, or an :class:`Entities` for rulesets with child entities;
+    ``imported`` holds the columns computed by imported rulesets (``alias.name``).
     Returns the column of every step (verdicts and result labels as codes) and the counters.
     """
     rs = plan.ruleset
+    entities = n if isinstance(n, Entities) else Entities.single(rs.entity, n)
     values = {v.name: v for v in rs.values}
     rules = {r.id: r for r in rs.rules}
     results = {r.name: r for r in rs.results}
-    env: dict[str, Col] = {}
+    owner = {i.name: i.entity or rs.entity for i in rs.inputs}
+    owner.update({x.name: x.entity or rs.entity for x in (*rs.values, *rs.results)})
+    owner.update({r.id: r.entity or rs.entity for r in rs.rules})
+    env: dict[str, Col] = dict(imported or {})
     counters = Counters()
-    ev = _Eval(env, n, counters)
+    ev = _Eval(env, entities, counters, rs.params, rs.tables)
     with np.errstate(all="ignore"):
         for kind, name in plan.steps:
+            if kind in ("param", "table", "import"):
+                continue
+            ev.enter(owner[name])
             if kind == "input":
                 env[name] = inputs[name]
             elif kind == "value":

@@ -1,8 +1,9 @@
 """Phase 4: the dependency graph of a checked ruleset (networkx).
 
 Nodes are ``(kind, name)`` pairs — ``("input", "energy")``, ``("value", "intensity")``,
-``("rule", "core.intensity")``, ``("result", "meets_notice")`` — and an edge ``a → b`` means
-``b`` reads ``a``. A cycle is an error naming every member with its position.
+``("rule", "core.intensity")``, ``("result", "meets_notice")``, ``("param", …)``, ``("table", …)``
+and ``("import", "pcr.cfp_per_kw")`` for what an imported ruleset computes — and an edge ``a → b``
+means ``b`` reads ``a``. A cycle is an error naming every member with its position.
 """
 
 from __future__ import annotations
@@ -50,15 +51,26 @@ def build_graph(ruleset: CheckedRuleset) -> RuleGraph:
     """Build the dependency graph; raise :class:`CheckFailed` if it has a cycle."""
     g = nx.DiGraph()
     spans = {}
+    for t in ruleset.tables:
+        g.add_node(("table", t.name))
+        spans[("table", t.name)] = t.decl.name_span
+    for p in ruleset.params:
+        g.add_node(("param", p.name))
+        spans[("param", p.name)] = p.decl.name_span
     for i in ruleset.inputs:
         g.add_node(("input", i.name))
         spans[("input", i.name)] = i.decl.name_span
+    aliases = {alias for alias, _ in ruleset.imports}
+    local = {n for _, n in g.nodes} | {v.name for v in ruleset.values} | {r.id for r in ruleset.rules} \
+        | {r.name for r in ruleset.results}
     for node, item, exprs in _item_expressions(ruleset):
         g.add_node(node)
         spans[node] = item.decl.name_span
         for e in exprs:
-            for dep in sorted(T.dependencies(e)):
-                g.add_edge(dep, node)
+            for kind, name in sorted(T.dependencies(e)):
+                if name not in local and name.split(".", 1)[0] in aliases:
+                    kind = "import"
+                g.add_edge((kind, name), node)
     diags = []
     for component in nx.strongly_connected_components(g):
         if len(component) == 1:

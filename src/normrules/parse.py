@@ -23,10 +23,10 @@ KEYWORDS = (
     "and or not is in if then else case when end otherwise true false number boolean text date "
     "ruleset title zh en document issuer version published effective status category supersedes "
     "entity key input let rule clause severity applies require judge to result example given "
-    "expect inf"
+    "expect inf of param table column rows from row publisher import as override child latest where default"
 ).split()
 
-DECLARATION_KEYWORDS = ("entity", "input", "let", "rule", "result", "example")
+DECLARATION_KEYWORDS = ("entity", "input", "let", "param", "table", "import", "override", "rule", "result", "example")
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +159,82 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def call(self, meta, c):
-        return ast.Call(str(c[0]), self.t(c[0]), c[1] or (), self.s(meta))
+        return ast.Call(str(c[0]), self.t(c[0]), c[1] or (), self.s(meta), c[2])
+
+    @v_args(meta=True)
+    def where_arg(self, meta, c):
+        return ast.Where(c[0], c[1], self.s(meta))
+
+    def exact_keys(self, c):
+        return (None, tuple(c))
+
+    def latest_key(self, c):
+        return (str(c[0]), (c[1],))
+
+    @v_args(meta=True)
+    def lookup(self, meta, c):
+        table, (latest, keys), column = c
+        return ast.Lookup(str(table), self.t(table), keys, latest, str(column), self.t(column), self.s(meta))
+
+    # -------------------------------------------------------------- tables, params, imports
+    @v_args(meta=True)
+    def param_decl(self, meta, c):
+        (parts, nspan), typ, label, expr = c
+        entity, name = self._split(parts)
+        return ast.ParamDecl(name, typ, label, expr, self.s(meta), nspan, entity)
+
+    @v_args(meta=True)
+    def table_key(self, meta, c):
+        return ("key", ast.TableField(str(c[0]), c[1], self.s(meta)))
+
+    @v_args(meta=True)
+    def table_column(self, meta, c):
+        return ("column", ast.TableField(str(c[0]), c[1], self.s(meta)))
+
+    @v_args(meta=True)
+    def table_file(self, meta, c):
+        return ("file", (_unquote(c[0]), self.s(meta)))
+
+    @v_args(meta=True)
+    def table_row(self, meta, c):
+        return ("row", tuple(c))
+
+    def _provenance(key):
+        @v_args(meta=True)
+        def build(self, meta, c):
+            tok = c[0]
+            return ("provenance", (key, _unquote(tok) if tok.type == "STRING" else str(tok)))
+
+        return build
+
+    table_document = _provenance("document")
+    table_clause_ref = _provenance("clause")
+    table_publisher = _provenance("publisher")
+    table_published = _provenance("published")
+
+    @v_args(meta=True)
+    def table_decl(self, meta, c):
+        name, label, clauses = c[0], c[1], c[2:]
+        keys = tuple(v for k, v in clauses if k == "key")
+        columns = tuple(v for k, v in clauses if k == "column")
+        rows = tuple(v for k, v in clauses if k == "row")
+        files = [v for k, v in clauses if k == "file"]
+        prov = tuple(v for k, v in clauses if k == "provenance")
+        file, fspan = files[-1] if files else (None, None)
+        return ast.TableDecl(str(name), label, keys, columns, rows, file, fspan, prov, self.s(meta), self.t(name))
+
+    @v_args(meta=True)
+    def import_decl(self, meta, c):
+        (rid, rspan), version, alias = c
+        return ast.ImportDecl(rid, _unquote(version) if version is not None else None, str(alias), self.s(meta), rspan)
+
+    @v_args(meta=True)
+    def override_decl(self, meta, c):
+        return ast.OverrideDecl(c[0], c[1], self.s(meta))
+
+    @v_args(meta=True)
+    def child_rows(self, meta, c):
+        return ast.ChildRows(str(c[0]), self.t(c[0]), c[1], self.s(meta))
 
     # -------------------------------------------------------------- header
     @v_args(meta=True)
@@ -239,7 +314,9 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def entity_decl(self, meta, c):
-        return ast.EntityDecl(str(c[0]), c[1], str(c[2]) if c[2] is not None else "id", self.s(meta))
+        name, label, parent, key = c
+        return ast.EntityDecl(str(name), label, str(key) if key is not None else "id", self.s(meta),
+                              str(parent) if parent is not None else None)
 
     @v_args(meta=True)
     def input_decl(self, meta, c):
@@ -324,7 +401,9 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def example_decl(self, meta, c):
-        return ast.ExampleDecl(_unquote(c[0]), c[1], c[2], self.s(meta))
+        name, given, rest = c[0], c[1] or (), c[2:]
+        children = tuple(x for x in rest[:-1])
+        return ast.ExampleDecl(_unquote(name), given, rest[-1], self.s(meta), children)
 
     def start(self, c):
         return c[0], tuple(c[1:])
@@ -526,3 +605,33 @@ def parse(text: str, file: str = "<string>", sources: SourceMap | None = None) -
             sources,
         )
     return ast.Module(file, text, header, items)
+
+
+def comments(text: str) -> list[tuple[int, int, str]]:
+    """Every comment of ruleset text, in source order: ``(line, column, text)``, both 1-based, the
+    text from ``#`` to the end of the line.
+
+    The grammar ignores comments, so :func:`parse` never sees them. This lexes the text with a
+    second parser built from the same grammar whose lexer hands each ``COMMENT`` token to a
+    callback: a ``#`` inside a string is part of the string, never a comment, exactly as when
+    parsing. :func:`parse` is not affected. Text with a syntax error raises
+    :class:`~normrules.errors.CheckFailed`, as :func:`parse` does.
+    """
+    import threading
+
+    state = comments.__dict__  # the parser is built once (on first use) and shared, behind a lock
+    with state.setdefault("lock", threading.Lock()):
+        if "parser" not in state:
+            found: list[Token] = []
+            state["found"] = found
+            state["parser"] = Lark(grammar_text(), parser="lalr", lexer="contextual",
+                                   lexer_callbacks={"COMMENT": lambda tok: found.append(tok) or tok})
+        state["found"].clear()
+        try:
+            state["parser"].parse(text)
+        except UnexpectedInput:
+            parse(text)  # raises CheckFailed with the diagnostics of the syntax error
+            raise
+        out = [(tok.line, tok.column, str(tok)) for tok in state["found"]]
+        state["found"].clear()
+        return out

@@ -44,7 +44,7 @@ def make_plan(graph: RuleGraph, outputs: Iterable[str] | None = None) -> Plan:
     g = graph.graph
     order = {n: i for i, n in enumerate(g.nodes)}
     if outputs is None:
-        wanted = tuple(n for n in g.nodes if n[0] != "input")
+        wanted = tuple(n for n in g.nodes if n[0] in ("value", "rule", "result"))
     else:
         wanted = tuple(node_for(graph, name) for name in outputs)
     needed = set(wanted)

@@ -7,10 +7,12 @@ constants (tolerance, verdict codes) are common.
 
 from __future__ import annotations
 
+import datetime
 import math
 
 from . import types as T
 from .check import CheckedRuleset
+from .errors import DataError
 from .execute import REL_TOL
 
 UNKNOWN = None
@@ -41,10 +43,16 @@ def _round(value: float, rounding: T.Rounding) -> float:
 class Interpreter:
     """Evaluates one entity. ``inputs`` maps names to canonical values or None (unknown)."""
 
-    def __init__(self, ruleset: CheckedRuleset, inputs: dict[str, object]):
+    def __init__(self, ruleset: CheckedRuleset, inputs: dict[str, object],
+                 children: dict[str, list[dict[str, object]]] | None = None):
         self.rs = ruleset
-        self.env: dict[str, object] = dict(inputs)
+        self.root: dict[str, object] = dict(inputs)
+        self.env = self.root                       # the entity being evaluated: the root or one child row
+        self.children = {name: [dict(row) for row in rows] for name, rows in (children or {}).items()}
+        self.params = {p.name: p.expr.value for p in ruleset.params}
+        self.tables = {t.name: t for t in ruleset.tables}
         self.division_by_zero = 0
+        self.lookup_misses = 0
 
     # ------------------------------------------------------------------ expressions
     def ev(self, e):
@@ -54,6 +62,8 @@ class Interpreter:
         return e.value
 
     def e_Load(self, e):
+        if e.kind == "param":
+            return self.params[e.name]
         value = self.env[e.name]
         if e.kind == "rule":
             return self.verdict_as_bool(value)
@@ -141,11 +151,24 @@ class Interpreter:
         return self.ev(e.else_)
 
     def e_Func(self, e):
+        if e.name == "convert":
+            q, a, b = (self.ev(x) for x in e.args[:3])
+            if q is None or a is None or b is None:
+                return None
+            factor = e.args[3].value[int(a)][int(b)]
+            if math.isnan(factor):
+                raise DataError(f"unit `{e.args[1].type.categories[int(a)]}` cannot be converted to "
+                                f"`{e.args[2].type.categories[int(b)]}` ({e.span})")
+            return q * factor
         args = [self.ev(a) for a in e.args]
         if any(a is None for a in args):
             return None
         if e.name == "abs":
             return abs(args[0])
+        if e.name == "year_day":
+            return float((datetime.date(1970, 1, 1) + datetime.timedelta(days=int(args[0]))).year)
+        if e.name == "year_month":
+            return float(int(args[0]) // 12)
         return min(args) if e.name == "min" else max(args)
 
     def verdict_set(self, e) -> int:
@@ -193,21 +216,110 @@ class Interpreter:
                 return index
         return None
 
+    # ------------------------------------------------------------------ entities and tables
+    def e_Up(self, e):
+        here = self.env
+        self.env = self.root
+        try:
+            return self.ev(e.operand)
+        finally:
+            self.env = here
+
+    def e_Aggregate(self, e):
+        here = self.env
+        included, unknown = [], False
+        try:
+            for row in self.children.get(e.child, []):
+                self.env = row
+                if e.where is not None:
+                    keep = self.ev(e.where)
+                    if keep is None:
+                        unknown = True
+                        continue
+                    if not keep:
+                        continue
+                value = self.ev(e.value) if e.value is not None else True
+                if value is None:
+                    unknown = True
+                included.append(value)
+        finally:
+            self.env = here
+        if not included and not unknown:
+            return e.default.value if e.default is not None else None
+        if e.func == "any" and any(v is True for v in included):
+            return True
+        if e.func == "all" and any(v is False for v in included):
+            return False
+        if unknown:
+            return None
+        if e.func == "count":
+            return float(len(included))
+        if e.func == "any":
+            return False
+        if e.func == "all":
+            return True
+        if e.func == "share":
+            return sum(1.0 for v in included if v) / len(included)
+        if e.func == "min":
+            return min(included)
+        if e.func == "max":
+            return max(included)
+        total = 0.0
+        for v in included:
+            total += v
+        return total if e.func == "sum" else total / len(included)
+
+    def e_Lookup(self, e):
+        table = self.tables[e.table]
+        keys = []
+        for k, (name, ktype) in zip(e.keys, table.keys):
+            value = self.ev(k)
+            if value is None:
+                return None
+            if isinstance(ktype, T.TextT):
+                value = k.type.categories[int(value)] if isinstance(k.type, T.TextT) else value
+            keys.append(value)
+        column = table.index_of(e.column)
+        nkeys = len(table.keys)
+        if e.latest is not None:
+            candidates = [r for r in table.rows if r[0] is not None
+                          and (r[0] <= keys[0] if e.latest == "<=" else r[0] < keys[0])]
+            match = max(candidates, key=lambda r: r[0]) if candidates else None
+        else:
+            match = next((r for r in table.rows if list(r[:nkeys]) == keys), None)
+        if match is None:
+            self.lookup_misses += 1
+            return None
+        cell = match[column]
+        ctype = dict(table.fields)[e.column]
+        if cell is not None and isinstance(ctype, T.TextT):
+            return ctype.categories.index(cell)
+        return cell
+
     def run(self, steps) -> dict[str, object]:
-        """Evaluate the plan's steps in order; returns every value, verdict code and label index."""
+        """Evaluate the plan's steps in order; returns the root's values, verdict codes and label
+        indexes (child rows' results are in ``self.children``)."""
         values = {v.name: v for v in self.rs.values}
         rules = {r.id: r for r in self.rs.rules}
         results = {r.name: r for r in self.rs.results}
+        owner = {x.name: x.entity or self.rs.entity for x in (*self.rs.inputs, *self.rs.values, *self.rs.results)}
+        owner.update({r.id: r.entity or self.rs.entity for r in self.rs.rules})
         for kind, name in steps:
-            if kind == "input":
-                self.env.setdefault(name, None)
-            elif kind == "value":
-                self.env[name] = self.ev(values[name].expr)
-            elif kind == "rule":
-                self.env[name] = self.rule(rules[name])
-            else:
-                self.env[name] = self.result(results[name])
-        return self.env
+            if kind in ("param", "table", "import"):
+                continue
+            envs = [self.root] if owner[name] == self.rs.entity else self.children.get(owner[name], [])
+            for env in envs:
+                self.env = env
+                if kind == "input":
+                    env.setdefault(name, None)
+                elif kind == "value":
+                    env[name] = self.ev(values[name].expr)
+                elif kind == "rule":
+                    env[name] = self.rule(rules[name])
+                else:
+                    env[name] = self.result(results[name])
+        self.env = self.root
+        return self.root
 
 
 def evaluate_one(ruleset, inputs: dict[str, object]) -> dict[str, object]:

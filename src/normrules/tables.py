@@ -88,6 +88,8 @@ def _direct(values) -> bool:
 
 def _array(values) -> pa.Array:
     arr = np.asarray(values)
+    if arr.dtype.kind == "U" and not isinstance(values, np.ndarray):
+        return pa.array(list(values), from_pandas=True)   # a list of strings with NaN: NaN → null
     if arr.dtype.kind == "f":
         return pa.array(arr, from_pandas=True)   # NaN → null
     if arr.dtype.kind in "OU":
@@ -114,6 +116,30 @@ def _as_strings(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
 
 
+class RowNumbers:
+    """The keys "1", "2", … of a table without a key column, made only when someone reads them."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            if not -self.n <= i < self.n:
+                raise IndexError(i)
+            return str(int(i) % self.n + 1)
+        return self.astype(str)[i]
+
+    def __array__(self, dtype=None, copy=None):
+        return self.astype(object if dtype is None else dtype)
+
+    def astype(self, dtype):
+        # Arrow's cast is ~10× faster than numpy's astype(str)
+        return pa.array(np.arange(1, self.n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False).astype(dtype)
+
+
 class InputReader:
     """Turns an Arrow table into the canonical input columns of one ruleset."""
 
@@ -125,7 +151,59 @@ class InputReader:
         self.warnings: list[str] = []
         self.invalid_counts: dict[str, int] = {}
 
-    def read(self, table) -> tuple[dict[str, Col], int, np.ndarray]:
+    def read_all(self, tables: dict[str, object]):
+        """Read the root table and every child table; link child rows to their parent rows.
+
+        Returns ``(columns, Entities, keys by entity)``. A child row whose parent key matches no
+        parent row is an error naming the row.
+        """
+        from .execute import Entities
+
+        rs = self.ruleset
+        cols: dict[str, Col] = {}
+        sizes, parent_rows, parents, keys = {}, {}, {}, {}
+        for ent in rs.entities or ():
+            if ent.name not in tables:
+                if ent.parent is None:
+                    raise DataError(f"no table for `{ent.name}`")
+                tables = dict(tables)
+                tables[ent.name] = {}
+        order = [rs.entity] + [e.name for e in rs.entities if e.parent is not None]
+        for name in order:
+            c, n, k, extra = self.read(tables[name], entity=name, want=rs.key_of(rs.parent_of(name))
+                                       if rs.parent_of(name) else None)
+            cols.update(c)
+            sizes[name], keys[name] = n, k
+            parent = rs.parent_of(name)
+            if parent is not None:
+                parents[name] = parent
+                pkey = rs.key_of(parent)
+                if extra is None:
+                    if n:
+                        raise DataError(f"the `{name}` table needs a column `{pkey}` naming each row's {parent}",
+                                        column=pkey)
+                    parent_rows[name] = np.zeros(0, dtype=np.int64)
+                    continue
+                parent_keys = pa.array(keys[parent].astype(str).tolist(), pa.string())
+                if len(pc.unique(parent_keys)) != len(parent_keys):
+                    dup = pc.value_counts(parent_keys).filter(pc.greater(pc.value_counts(parent_keys).field("counts"), 1))
+                    raise DataError(f"{parent} key `{dup[0]['values']}` appears twice", column=rs.key_of(parent))
+                idx = pc.index_in(extra, value_set=parent_keys)
+                missing = ~np.asarray(idx.is_valid())
+                if missing.any():
+                    row = _first_row(missing)
+                    raise DataError(f"`{extra[row - 1]}` matches no {parent}", column=pkey, row=row)
+                parent_rows[name] = np.asarray(idx, dtype=np.int64)
+        return cols, Entities(rs.entity, sizes, parent_rows, parents), keys
+
+    def read(self, table, entity: str | None = None, want: str | None = None):
+        """Read the inputs of ``entity`` (the root by default) from one table.
+
+        Returns ``(columns, n, keys)``, or with ``entity`` given ``(columns, n, keys, column)``
+        where ``column`` is the Arrow string column named ``want`` (the parent key), if present.
+        """
+        single = entity is None
+        entity = entity or self.ruleset.entity
         # float and bool numpy columns of a dict are read straight from numpy (no Arrow round trip)
         direct = {k: v for k, v in table.items() if _direct(v)} if isinstance(table, dict) else {}
         if direct:
@@ -144,6 +222,8 @@ class InputReader:
             by_name[name] = (column, unit)
         cols: dict[str, Col] = {}
         for inp in self.ruleset.inputs:
+            if (inp.entity or self.ruleset.entity) != entity:
+                continue
             if inp.name not in by_name:
                 hint = did_you_mean(inp.name, by_name)
                 self.warnings.append(f"no column `{inp.name}`: it is unknown for every entity" + (f" ({hint})" if hint else ""))
@@ -159,14 +239,23 @@ class InputReader:
             else:
                 arr = table.column(column).combine_chunks() if n else pa.array([], pa.null())
             cols[inp.name] = self._convert(inp, column, unit, arr, n)
-        key = self.ruleset.key
+        key = self.ruleset.key_of(entity) if self.ruleset.entities else self.ruleset.key
         if key in by_name:
             column = by_name[key][0]
             arr = _array(direct[column]) if column in direct else table.column(column)
             keys = arr.cast(pa.string()).to_numpy(zero_copy_only=False)
-        else:   # row numbers "1", "2", … (Arrow's cast is ~10× faster than numpy's astype(str))
-            keys = pa.array(np.arange(1, n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False)
-        return cols, n, np.asarray(keys, dtype=object)
+        else:
+            keys = RowNumbers(n)
+        if not isinstance(keys, RowNumbers):
+            keys = np.asarray(keys, dtype=object)
+        if single:
+            return cols, n, keys
+        extra = None
+        if want is not None and want in by_name:
+            column = by_name[want][0]
+            arr = _array(direct[column]) if column in direct else table.column(column).combine_chunks()
+            extra = arr.cast(pa.string())
+        return cols, n, keys, extra
 
     # ------------------------------------------------------------------ per type
     def _reject(self, inp, column: str, bad: np.ndarray, known: np.ndarray, message: str) -> np.ndarray:
@@ -254,21 +343,34 @@ class InputReader:
         else:
             percent_marked = None
             data = values * factor
-        if declared.text in ("percent", "%") and not unit and percent_marked is None and known.any():
-            if np.fmax.reduce(values) <= 1 and np.fmin.reduce(values) >= -1:   # every known |value| ≤ 1 (fmax/fmin skip NaN)
-                self.warnings.append(
-                    f"column `{column}`: every value is ≤ 1 — `{inp.name}` is a percentage, so 0.95 means 0.95 %, "
-                    f"not 95 %; write 95 or 95% (or put `[1]` in the header for fractions)")
-        in_range = self._range(inp, column, data, known)
+        # smallest and largest value (fmin/fmax skip NaN; NaN when every value is missing), taken once
+        # and scaled: multiplying by a positive factor keeps the order, so they are data's extremes too
+        warn = declared.text in ("percent", "%") and not unit and percent_marked is None
+        extremes = None
+        if percent_marked is None and len(values) and factor > 0 and (warn or inp.low is not None or inp.high is not None):
+            lo, hi = np.fmin.reduce(values), np.fmax.reduce(values)
+            extremes = (lo * factor, hi * factor)
+            if warn and hi <= 1 and lo >= -1:          # every known value within ±1 (false when none is known)
+                self._percent_warning(inp, column)
+        elif warn and known.any() and not (np.abs(values) > 1).any():
+            self._percent_warning(inp, column)
+        in_range = self._range(inp, column, data, known, extremes)
         if in_range is known:                         # nothing rejected: data is already NaN where unknown
             return Col(data, known)
         return Col(np.where(in_range, data, np.nan), in_range)
 
-    def _range(self, inp, column, data, known) -> np.ndarray:
+    def _percent_warning(self, inp, column) -> None:
+        self.warnings.append(
+            f"column `{column}`: every value is ≤ 1 — `{inp.name}` is a percentage, so 0.95 means 0.95 %, "
+            f"not 95 %; write 95 or 95% (or put `[1]` in the header for fractions)")
+
+    def _range(self, inp, column, data, known, extremes=None) -> np.ndarray:
         if inp.low is None and inp.high is None:
             return known
-        if len(data) and self._within(inp, np.fmin.reduce(data), np.fmax.reduce(data)):
-            return known                              # smallest and largest value (NaN skipped) in range
+        if extremes is None and len(data):
+            extremes = (np.fmin.reduce(data), np.fmax.reduce(data))    # NaN skipped
+        if extremes is not None and self._within(inp, *extremes):
+            return known                              # the smallest and the largest value are in range
         bad = np.zeros(len(data), dtype=bool)
         if inp.low is not None:
             bad |= known & ((data < inp.low) if inp.low_inclusive else (data <= inp.low))

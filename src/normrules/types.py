@@ -197,9 +197,52 @@ class VerdictSet:
     span: Span
 
 
-TExpr = Union[Const, Load, Neg, Arith, Cmp, BoolOp, NotOp, IsState, InSet, IfElse, CaseWhen, Func, VerdictSet]
+@dataclass(frozen=True, slots=True)
+class Up:
+    """A parent's value read in a child row (``rated_power`` inside a BOM-line formula)."""
 
-EXPRESSION_NODE_TYPES = (Const, Load, Neg, Arith, Cmp, BoolOp, NotOp, IsState, InSet, IfElse, CaseWhen, Func, VerdictSet)
+    type: Type
+    operand: "TExpr"           # evaluated in the parent entity
+    child: str                 # the entity of the context
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``sum(line.emissions where process == "cell") default 0 kg CO2e`` over a parent's child rows."""
+
+    type: Type
+    func: str                  # sum | mean | min | max | count | any | all | share
+    child: str                 # the child entity aggregated over
+    value: "TExpr | None"      # None for count
+    where: "TExpr | None"
+    default: "Const | None"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A lookup-table read: ``factor[process, country].value``; unknown when no row matches.
+
+    ``keys`` are evaluated per entity; ``key_maps`` translate each text key's category codes
+    into the table's codes for that key (-1: not in the table). A ``latest`` lookup has one
+    numeric/date key and takes the row with the greatest key satisfying ``key latest-op value``.
+    """
+
+    type: Type
+    table: str
+    keys: tuple["TExpr", ...]
+    key_maps: tuple[tuple[int, ...] | None, ...]
+    latest: str | None
+    column: str
+    span: Span
+
+
+TExpr = Union[Const, Load, Neg, Arith, Cmp, BoolOp, NotOp, IsState, InSet, IfElse, CaseWhen, Func, VerdictSet,
+              Up, Aggregate, Lookup]
+
+EXPRESSION_NODE_TYPES = (Const, Load, Neg, Arith, Cmp, BoolOp, NotOp, IsState, InSet, IfElse, CaseWhen, Func, VerdictSet,
+                         Up, Aggregate, Lookup)
 
 
 def texpr_children(e) -> tuple:
@@ -213,6 +256,12 @@ def texpr_children(e) -> tuple:
         return tuple(x for pair in e.whens for x in pair) + (e.else_,)
     if isinstance(e, Func):
         return e.args
+    if isinstance(e, Up):
+        return (e.operand,)
+    if isinstance(e, Aggregate):
+        return tuple(x for x in (e.value, e.where, e.default) if x is not None)
+    if isinstance(e, Lookup):
+        return e.keys
     return ()
 
 
@@ -230,4 +279,6 @@ def dependencies(e) -> set[tuple[str, str]]:
             deps.add((node.kind, node.name))
         elif isinstance(node, VerdictSet):
             deps.update(("rule", r) for r in node.rules)
+        elif isinstance(node, Lookup):
+            deps.add(("table", node.table))
     return deps

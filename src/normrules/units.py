@@ -12,6 +12,8 @@ Project definitions (see ``compiler/units.md``):
 * ``万`` (1e4) and ``亿`` (1e8) prefix a unit as the documents write them: ``万tce/yr``.
 * ``%`` is ``percent``; ``yr`` is the Julian year of pint.
 * ``kt`` is the kilotonne (pint's default reads it as the knot).
+* ``piece``, ``wafer`` and ``cell`` are counted things, each a dimension of its own (PV bills of
+  materials count wafers and cells, not kilograms).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ CO2 = [carbon_dioxide]
 CO2e = [co2_equivalent] = CO2eq = CO2_eq
 tonne_coal_equivalent = 29.3076 * gigajoule = tce
 kilotonne = 1000 * metric_ton = kt
+piece = [piece] = pcs
+wafer = [wafer]
+cell = [pv_cell]
 """
 
 
