@@ -187,7 +187,14 @@ class Evaluation:
     keys_by_entity: dict = None
 
     def _item(self, name: str):
-        return self.ruleset.checked.by_name()[name]
+        item = self.ruleset.checked.by_name().get(name)
+        if item is None and "." in name:          # `alias.name`: computed by an imported ruleset
+            alias, rest = name.split(".", 1)
+            sub = dict(self.ruleset.checked.imports).get(alias)
+            item = sub.checked.by_name().get(rest) if sub is not None else None
+        if item is None:
+            raise KeyError(name)
+        return item
 
     def verdict_codes(self, rule_id: str) -> np.ndarray:
         return self.columns[rule_id].data
@@ -241,8 +248,10 @@ class Evaluation:
         entity = entity or rs.entity
         keys = self.keys if entity == rs.entity else self.keys_by_entity[entity]
         names, arrays = [rs.key_of(entity) if rs.entities else rs.key], [pa.array(keys.astype(str))]
-        wanted = [n for k, n in self.plan.steps if k in ("value", "rule", "result") or (k == "input" and include_inputs)]
-        wanted = [n for n in wanted if (rs.entity_of(n) or rs.entity) == entity]
+        wanted = [n for k, n in self.plan.steps if k in ("value", "rule", "result", "import")
+                  or (k == "input" and include_inputs)]
+        wanted = [n for n in wanted if n in self.columns and len(self.columns[n].data) == len(keys)
+                  and (getattr(self._item(n), "entity", "") or rs.entity) == entity]
         for name in wanted:
             header, arr = self.display_column(name)
             names.append(header)

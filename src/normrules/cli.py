@@ -161,9 +161,11 @@ def _summary(ev) -> str:
     return "\n".join(lines)
 
 
-def _load_or_exit(ruleset):
+def _load_or_exit(ruleset, roots=(), as_of=None):
+    from .imports import default_roots
+
     try:
-        return load(ruleset)
+        return load(ruleset, roots=[*default_roots(), *map(Path, roots)], as_of=as_of)
     except CheckFailed as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -171,19 +173,50 @@ def _load_or_exit(ruleset):
         _fail(str(exc))
 
 
-def _evaluate_or_exit(rs, input_path, invalid):
+def _tables(rs, inputs: tuple[str, ...]) -> tuple[object, dict]:
+    """``--input FILE`` (the root entity) or ``--input entity=FILE`` for each entity."""
     from .tables import read_table
 
+    c = rs.checked
+    names = [e.name for e in c.entities] or [c.entity]
+    by_entity: dict[str, object] = {}
+    for spec in inputs:
+        entity, sep, path = spec.partition("=")
+        if not sep or entity not in names:
+            entity, path = c.entity, spec
+        if not Path(path).is_file():
+            _fail(f"no input file {path}")
+        try:
+            by_entity[entity] = read_table(path)
+        except DataError as exc:
+            _fail(f"{path}: {exc}")
+    if c.entity not in by_entity:
+        _fail(f"no table for `{c.entity}`: pass --input {c.entity}=FILE")
+    root = by_entity.pop(c.entity)
+    return root, by_entity
+
+
+def _evaluate_or_exit(rs, inputs, invalid, as_of=None):
+    root, children = _tables(rs, inputs)
     try:
-        return rs.evaluate(read_table(input_path), invalid=invalid)
+        return rs.evaluate(root, children=children or None, as_of=as_of, invalid=invalid)
     except DataError as exc:
-        _fail(f"{input_path}: {exc}")
+        _fail(f"{', '.join(inputs)}: {exc}")
+
+
+_INPUT_HELP = ("Entity table: CSV (UTF-8 or GBK; units in headers like `energy [万tce/yr]`), Parquet or JSON. "
+               "For a ruleset with child entities give one per entity: `--input module=modules.csv --input "
+               "line=bom.csv` (child rows name their parent in a column named like the parent's key).")
+_AS_OF_HELP = ("Reporting date (YYYY-MM-DD): fills an `as_of` input and picks, for imports without a version, "
+               "the revision in force on that date. Default: today.")
+_ROOTS_HELP = "More folders to find imported rulesets in (besides the shipped rulesets/ and $NORMRULES_PATH)."
 
 
 @main.command(name="eval")
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Entity table: CSV (UTF-8 or GBK; units in headers like `energy [万tce/yr]`), Parquet or JSON.")
+@click.option("--input", "-i", "inputs", required=True, multiple=True, metavar="[ENTITY=]FILE", help=_INPUT_HELP)
+@click.option("--as-of", "as_of", metavar="DATE", help=_AS_OF_HELP)
+@click.option("--rulesets", "roots", multiple=True, type=click.Path(file_okay=False), help=_ROOTS_HELP)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write results here (written atomically). Default: standard output.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
@@ -194,7 +227,7 @@ def _evaluate_or_exit(rs, input_path, invalid):
               help="Out-of-range values and undeclared categories: stop with an error naming column and row, "
                    "or read them as unknown and count them.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary on standard error.")
-def eval_(ruleset, input_path, output, fmt, fail_on, invalid, quiet):
+def eval_(ruleset, inputs, as_of, roots, output, fmt, fail_on, invalid, quiet):
     """Evaluate RULESET over every entity of an input table.
 
     Writes one row per entity with every derived value (unit in the header), every rule's
@@ -205,8 +238,8 @@ def eval_(ruleset, input_path, output, fmt, fail_on, invalid, quiet):
     Example:
       normrules eval rulesets/gb/zero_carbon_park.nr -i examples/parks.csv -o out.csv
     """
-    rs = _load_or_exit(ruleset)
-    ev = _evaluate_or_exit(rs, input_path, invalid)
+    rs = _load_or_exit(ruleset, roots, as_of)
+    ev = _evaluate_or_exit(rs, inputs, invalid, as_of)
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output else "csv"
         fmt = {"pq": "parquet", "parquet": "parquet", "json": "json"}.get(suffix, "csv")
@@ -223,11 +256,13 @@ def eval_(ruleset, input_path, output, fmt, fail_on, invalid, quiet):
 
 @main.command()
 @click.argument("ruleset", type=click.Path(exists=True, dir_okay=False))
-@click.option("--input", "-i", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Entity table (as for eval).")
+@click.option("--input", "-i", "inputs", required=True, multiple=True, metavar="[ENTITY=]FILE",
+              help="Entity table(s), as for eval.")
+@click.option("--as-of", "as_of", metavar="DATE", help=_AS_OF_HELP)
+@click.option("--rulesets", "roots", multiple=True, type=click.Path(file_okay=False), help=_ROOTS_HELP)
 @click.option("--id", "key", required=True, help="The entity's key (the entity's key column, e.g. `id`).")
 @click.option("--invalid", type=click.Choice(["error", "unknown"]), default="error", show_default=True)
-def explain(ruleset, input_path, key, invalid):
+def explain(ruleset, inputs, as_of, roots, key, invalid):
     """Explain one entity: each rule's verdict with its clause and the values and limits it
     compared; for an unknown, the missing inputs behind it.
 
@@ -237,8 +272,8 @@ def explain(ruleset, input_path, key, invalid):
     """
     from .explain import explain as explain_row
 
-    rs = _load_or_exit(ruleset)
-    ev = _evaluate_or_exit(rs, input_path, invalid)
+    rs = _load_or_exit(ruleset, roots, as_of)
+    ev = _evaluate_or_exit(rs, inputs, invalid, as_of)
     try:
         click.echo(explain_row(ev, key))
     except NormrulesError as exc:
@@ -312,6 +347,23 @@ def test(paths, show_coverage, min_pct):
         click.echo(line)
     sys.exit(1 if failed or broken or below else 0)
 
+
+def _register() -> None:
+    """Commands that live in their own modules."""
+    from .catalog import catalog_command
+    from .fmt import fmt_command
+    from .render import doc_command, graph_command
+
+    for command in (fmt_command, doc_command, graph_command, catalog_command):
+        main.add_command(command)
+    try:
+        from .diff import diff_command
+    except ImportError:  # pragma: no cover - the diff package is optional while it is being built
+        return
+    main.add_command(diff_command)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
