@@ -80,15 +80,19 @@ def comment_texts(text: str, name: str) -> Counter:
     return Counter(c.rstrip() for _, _, c in comments(source))
 
 
+_NOT_COMPARED = ("module", "content_hash", "source", "file", "sources", "graph", "plan")
+
+
 def _strip(x):
     """A comparable form of a checked ruleset: dataclasses become (type, fields) tuples without
-    source positions (spans), the module (its source text) and the content hash."""
+    source positions (spans), the module (its source text), the content hash and what is derived
+    from the checked ruleset (the graph and plan of an imported ruleset)."""
     if isinstance(x, Span):
         return None
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return (type(x).__name__,) + tuple(
             (f.name, _strip(getattr(x, f.name))) for f in dataclasses.fields(x)
-            if f.name not in ("module", "content_hash", "source", "file") and not f.name.endswith("span"))
+            if f.name not in _NOT_COMPARED and not f.name.endswith("span"))
     if isinstance(x, (tuple, list)):
         return tuple(_strip(v) for v in x)
     if isinstance(x, dict):
@@ -97,7 +101,7 @@ def _strip(x):
         return "nan" if math.isnan(x) else x
     if x is None or isinstance(x, (str, int, bool)):
         return x
-    return repr(x)
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(x))
 
 
 def _normal(checked):

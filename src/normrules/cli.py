@@ -154,6 +154,9 @@ def _summary(ev) -> str:
     for span, n in ev.counters.division_by_zero.items():
         if n:
             lines.append(f"  division by zero (unknown): {n} at {span}")
+    for (table, span), n in ev.counters.lookup_misses.items():
+        if n:
+            lines.append(f"  no row in table `{table}` (unknown): {n} at {span}")
     for name, n in ev.invalid_counts.items():
         lines.append(f"  invalid values read as unknown: {n} in `{name}`")
     for w in ev.warnings:

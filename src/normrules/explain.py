@@ -54,7 +54,12 @@ class Explainer:
         self.index = index
         env = {}
         for name, col in evaluation.columns.items():
-            item = self.checked.by_name()[name]
+            if len(col.data) != evaluation.n:
+                continue                      # a child entity's column
+            try:
+                item = evaluation._item(name)
+            except KeyError:
+                continue
             if hasattr(item, "require"):
                 env[name] = int(col.data[index])
             elif hasattr(item, "branches"):
@@ -153,6 +158,15 @@ class Explainer:
         out.append("  inputs:")
         for inp in c.inputs:
             out.append(f"    {inp.name:<24} {format_value(inp.type, self.interp.env.get(inp.name))}")
+        params = [(p.name, p) for p in c.params] + [
+            (f"{alias}.{p.name}", p) for alias, sub in c.imports for p in sub.checked.params]
+        if params:
+            out.append("  params:")
+            for name, p in params:
+                note = ""
+                if p.overridden is not None:
+                    note = f"   (overridden; the imported ruleset says {format_value(p.type, p.overridden.value)})"
+                out.append(f"    {name:<24} {format_value(p.type, p.expr.value)}{note}")
         out.append("  values:")
         for v in c.values:
             out.append(f"    {v.name:<24} {format_value(v.type, self.interp.env.get(v.name))}")
