@@ -1,7 +1,8 @@
-"""Hypothesis strategies: random normrules rulesets (as source text) with a table of data.
+"""Hypothesis strategies: random normrules rulesets (as source text) with tables of data.
 
 :func:`cases` draws a :class:`Case`: the text of a ruleset that compiles, plus a dict-of-columns table
-to evaluate it over. The ruleset is generated unit-consistently over four dimensions:
+to evaluate it over and, when the ruleset has a child entity, the child table. The ruleset is
+generated unit-consistently over four dimensions:
 
 * ``E`` energy flow        — inputs ``energy`` [tce/yr], ``energy_gj`` [GJ/yr]
 * ``C`` CO2 flow           — inputs ``co2`` [t CO2/yr], ``co2_kg`` [kg CO2/yr]
@@ -12,10 +13,25 @@ plus a boolean ``flag`` and two text inputs ``kind``/``kind2`` over the same cat
 quantities of one dimension are added, compared, min/max-ed or joined by if/case; ``*`` and ``/``
 combine dimensions as physics does (``C / E = I``, ``E * I = C``, ``X / D = X`` …).
 
+Some rulesets also have (each drawn independently):
+
+* a child entity ``line`` of ``site`` (inputs ``c`` [kg CO2/yr], ``e`` [tce/yr], ``q`` [number],
+  ``ok``, ``lkind`` and a per-row mass ``unit``): child lets read the site's values (``Up``), the
+  site aggregates them with every aggregate function, with or without ``where`` and ``default``;
+  child rules and a child result are judged per line. Sites get 0–3 lines, in shuffled order;
+* params (numbers of three dimensions, a boolean, text, a unit name);
+* lookup tables keyed by text (one or two keys; categories declared or taken from the rows, and
+  only some of them present, so lookups miss) and by a number ``year`` (exact and ``latest <=`` /
+  ``latest <``); with a child entity, ``convert(q, unit, target)`` into a table's or param's unit.
+
 Lets, rules and results are generated in tiers so every reference points backwards (no cycles, and
 every ``group.*`` glob is complete when it is used)::
 
-    inputs → lets → rules a.* → lets → rules b.* → result r0 → rules c.* → result r1
+    inputs → child lets → lets → rules a.* → lets → child lets → rules b.* → result r0
+           → child rules k.* and child result → rules c.* → result r1
+
+Child rules are never referenced (the checker wraps a child rule read in a child row in ``Up``:
+see ``tests/test_collections.py::test_child_rule_read_by_a_child_rule``).
 
 Every numeric literal is a "nice" quantity drawn from a per-dimension pool and written in one of
 several units of its dimension (``300 kg CO2/tce`` is ``0.3 t CO2/tce``); the data draw from the same
@@ -24,7 +40,8 @@ input's declared unit), so values land exactly on limits, also across units. Dat
 missing values (NaN / None), zeros (zero divisors), invalid values (out of a declared range, an
 undeclared category: read as unknown with ``invalid="unknown"``) and sometimes a missing column.
 
-:func:`park_table` is a plain numpy generator of data for ``rulesets/gb/zero_carbon_park.nr``.
+:func:`park_table` is a plain numpy generator of data for ``rulesets/gb/zero_carbon_park.nr``;
+:func:`pv_tables` one for the PV footprint rulesets (``rulesets/iec/pv_module_cfp.nr``).
 """
 
 from __future__ import annotations
@@ -36,6 +53,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 ENTITY = "site"
+CHILD = "line"
 CATEGORIES = ("steel", "cement", "chem")
 DIMS = ("E", "C", "I", "D")
 
@@ -79,6 +97,19 @@ NUM_INPUTS = (
 BOOL_INPUTS = ("flag",)
 TEXT_INPUTS = ("kind", "kind2")
 
+# The child entity `line` (one site has 0–3 lines).
+CHILD_NUM_INPUTS = (
+    NumInput("c", "C", "kg CO2/yr", Decimal(1000)),
+    NumInput("e", "E", "tce/yr", Decimal(1), "in [0, inf)"),
+    NumInput("q", "D", "number", Decimal(1)),
+)
+CHILD_BOOL_INPUTS = ("ok",)
+CHILD_TEXT_INPUTS = ("lkind",)
+MASS_UNITS = ("kg", "g", "t")          # a line's `unit`; "cell" is declared too, and converts to none
+CONVERT_TARGETS = ("kg", "t")
+YEARS = (2018, 2019, 2020, 2021, 2022, 2023, 2024)
+TABLE_YEARS = (2019, 2020, 2021, 2023)
+
 CMP_OPS = ("<=", "<", ">=", ">", "==", "!=")
 VERDICT_STATES = ("pass", "fail", "not_applicable", "unknown")
 
@@ -98,9 +129,24 @@ class Literal:
     unit: str                  # as written
 
 
+@dataclass(frozen=True)
+class TableInfo:
+    """A generated lookup table: how to read it."""
+
+    name: str
+    key_kinds: tuple[str, ...]                 # "text" | "number" per key
+    key_cats: tuple[tuple[str, ...], ...]      # per text key: the categories a literal key may name
+    columns: tuple[tuple[str, str], ...]       # (column, dimension | "bool" | "unit")
+
+
 @dataclass
 class Ctx:
-    """What an expression may refer to at this point of the ruleset."""
+    """What an expression may refer to at this point of the ruleset, in one entity.
+
+    The root context's ``child`` is the child entity's context (aggregates range over it); what is
+    declared on the root is added to both (a child row reads its site's values), what is declared
+    on the child only to the child's.
+    """
 
     num: dict[str, list[str]]
     bools: list[str]
@@ -109,6 +155,38 @@ class Ctx:
     groups: list[str] = field(default_factory=list)
     results: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     literals: list[Literal] = field(default_factory=list)
+    entity: str = ENTITY
+    owner: dict[str, str] = field(default_factory=dict)      # name → entity, for `site.name` spellings
+    child: "Ctx | None" = None
+    tables: list[TableInfo] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)           # number keys of `t_year`
+    units: list[str] = field(default_factory=list)           # text values naming a mass unit (child)
+    targets: list[str] = field(default_factory=list)         # convert targets besides table columns
+
+    def _both(self):
+        return (self,) if self.child is None else (self, self.child)
+
+    def add_num(self, dim: str, name: str) -> None:
+        for c in self._both():
+            c.num.setdefault(dim, []).append(name)
+
+    def add_bool(self, name: str) -> None:
+        for c in self._both():
+            c.bools.append(name)
+
+    def add_text(self, name: str) -> None:
+        for c in self._both():
+            c.texts.append(name)
+
+    def add_rules(self, group: str, ids: list[str]) -> None:
+        for c in self._both():
+            c.rules.extend(ids)
+            if ids:
+                c.groups.append(group)
+
+    def add_result(self, name: str, labels: tuple[str, ...]) -> None:
+        for c in self._both():
+            c.results.append((name, labels))
 
 
 # ------------------------------------------------------------------ expressions
@@ -129,23 +207,88 @@ def literal(draw, ctx: Ctx, dim: str) -> str:
     return f"({text} {unit})" if unit else text
 
 
-def ref(draw, names: list[str]) -> str:
+def ref(draw, ctx: Ctx, names: list[str]) -> str:
     name = _pick(draw, names)
-    if "." not in name and draw(st.integers(0, 4)) == 0:
-        return f"{ENTITY}.{name}"   # the entity-qualified spelling
+    owner = ctx.owner.get(name)
+    if owner is not None and draw(st.integers(0, 4)) == 0:
+        return f"{owner}.{name}"   # the entity-qualified spelling
     return name
+
+
+def _columns(ctx: Ctx, want: str) -> list[tuple[TableInfo, str]]:
+    return [(t, col) for t in ctx.tables for col, kind in t.columns if kind == want]
+
+
+def lookup(draw, ctx: Ctx, want: str, depth: int) -> str:
+    """A lookup of a column of kind ``want`` (a dimension, "bool" or "unit")."""
+    table, column = _pick(draw, _columns(ctx, want))
+    if table.key_kinds == ("number",):
+        key = _pick(draw, ctx.years + ["(year - 1)", "2020", "2022"] if ctx.years else ["2020", "2022"])
+        mode = _pick(draw, ("", "", "latest <= ", "latest < "))
+        return f"{table.name}[{mode}{key}].{column}"
+    keys = []
+    for cats in table.key_cats:
+        if draw(st.integers(0, 3)) == 0:
+            keys.append(f'"{_pick(draw, cats)}"')
+        else:
+            keys.append(text_expr(draw, ctx, max(depth - 1, 0)))
+    return f"{table.name}[{', '.join(keys)}].{column}"
+
+
+def aggregate(draw, ctx: Ctx, dim: str | None, depth: int) -> str:
+    """An aggregate over the child rows (``dim`` None: any/all, a condition)."""
+    child = ctx.child
+    if dim is None:
+        func = _pick(draw, ("any", "all"))
+        arg = bool_expr(draw, child, depth, verdict=False)
+    else:
+        func = _pick(draw, ("sum", "mean", "min", "max") + (("count", "share") if dim == "D" else ()))
+        if func == "count":
+            arg = CHILD
+        elif func == "share":
+            arg = bool_expr(draw, child, depth, verdict=False)
+        else:
+            arg = num_expr(draw, child, dim, depth)
+    if draw(st.booleans()):
+        arg += f" where {bool_expr(draw, child, depth)}"
+    text = f"{func}({arg})"
+    if draw(st.booleans()):
+        text += " default " + (_pick(draw, ("true", "false")) if dim is None else literal(draw, ctx, dim))
+    return f"({text})"
+
+
+def convert(draw, ctx: Ctx, depth: int) -> str:
+    """``convert(quantity, unit, target)``: a plain number, in a child row."""
+    quantity = "q" if draw(st.booleans()) else num_expr(draw, ctx, "D", depth)
+    targets = list(ctx.targets) + (["table"] if _columns(ctx, "unit") else [])
+    target = _pick(draw, targets)
+    if target == "table":
+        target = lookup(draw, ctx, "unit", depth)
+    return f"convert({quantity}, {_pick(draw, ctx.units)}, {target})"
 
 
 def num_expr(draw, ctx: Ctx, dim: str, depth: int) -> str:
     if depth <= 0:
         if ctx.num.get(dim) and draw(st.integers(0, 2)) != 0:
-            return ref(draw, ctx.num[dim])
+            return ref(draw, ctx, ctx.num[dim])
         return literal(draw, ctx, dim)
     kinds = ["leaf", "addsub", "neg", "muldiv", "func", "if", "case"]
+    if _columns(ctx, dim):
+        kinds.append("lookup")
+    if ctx.child is not None:
+        kinds += ["agg", "agg"]
+    if dim == "D" and ctx.units and (ctx.targets or _columns(ctx, "unit")):
+        kinds.append("convert")
     kind = _pick(draw, kinds)
     sub = depth - 1
     if kind == "leaf":
         return num_expr(draw, ctx, dim, 0)
+    if kind == "lookup":
+        return lookup(draw, ctx, dim, sub)
+    if kind == "agg":
+        return aggregate(draw, ctx, dim, sub)
+    if kind == "convert":
+        return convert(draw, ctx, sub)
     if kind == "addsub":
         op = _pick(draw, ("+", "-"))
         return f"({num_expr(draw, ctx, dim, sub)} {op} {num_expr(draw, ctx, dim, sub)})"
@@ -185,7 +328,7 @@ def case_expr(draw, ctx: Ctx, depth: int, value) -> str:
 def text_expr(draw, ctx: Ctx, depth: int) -> str:
     kind = _pick(draw, ("leaf", "if", "case")) if depth > 0 else "leaf"
     if kind == "leaf":
-        return ref(draw, ctx.texts)
+        return ref(draw, ctx, ctx.texts)
     if kind == "if":
         return (f"(if {bool_expr(draw, ctx, depth - 1, verdict=True)} then {text_expr(draw, ctx, depth - 1)} "
                 f"else {text_expr(draw, ctx, depth - 1)})")
@@ -228,13 +371,21 @@ def bool_atom(draw, ctx: Ctx, depth: int, verdict: bool, cmp: bool = True) -> st
         kinds += ["rule_is", "set_is"] + (["rule", "set"] if verdict else [])
     if ctx.results:
         kinds += ["result_eq"]
+    if ctx.child is not None:
+        kinds += ["agg"]
+    if _columns(ctx, "bool"):
+        kinds += ["lookup"]
     kind = _pick(draw, kinds)
     if kind == "cmp":
         return comparison(draw, ctx, depth)
     if kind == "const":
         return _pick(draw, ("true", "false"))
     if kind == "flag":
-        return ref(draw, ctx.bools)
+        return ref(draw, ctx, ctx.bools)
+    if kind == "agg":
+        return aggregate(draw, ctx, None, max(depth - 1, 0))
+    if kind == "lookup":
+        return lookup(draw, ctx, "bool", depth)
     if kind == "known":
         return f"(({any_expr(draw, ctx, depth)}) is {_pick(draw, ('unknown', 'known'))})"
     if kind == "text_eq":
@@ -246,7 +397,7 @@ def bool_atom(draw, ctx: Ctx, depth: int, verdict: bool, cmp: bool = True) -> st
         opts = draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3))
         return f"({text_expr(draw, ctx, depth)} in {{" + ", ".join(f'"{c}"' for c in opts) + "})"
     if kind == "bool_eq":
-        return f"({ref(draw, ctx.bools)} {_pick(draw, ('==', '!='))} {bool_expr(draw, ctx, depth, verdict=False)})"
+        return f"({ref(draw, ctx, ctx.bools)} {_pick(draw, ('==', '!='))} {bool_expr(draw, ctx, depth, verdict=False)})"
     if kind == "rule":
         return _pick(draw, ctx.rules)
     if kind == "set":
@@ -313,8 +464,7 @@ def rounded_requirement(draw, ctx: Ctx, depth: int) -> tuple[str, list[str]]:
 # ------------------------------------------------------------------ declarations
 
 
-def let_decl(draw, ctx: Ctx, index: int, depth: int) -> str:
-    name = f"v{index}"
+def let_decl(draw, ctx: Ctx, name: str, depth: int) -> str:
     kind = _pick(draw, ("num", "num", "bool", "text"))
     if kind == "num":
         dim = _pick(draw, DIMS)
@@ -323,16 +473,17 @@ def let_decl(draw, ctx: Ctx, index: int, depth: int) -> str:
         if draw(st.booleans()):
             unit = _pick(draw, UNITS[dim])[0] or "number"
             annotation = f" : {unit}"
-        ctx.num.setdefault(dim, []).append(name)
+        ctx.add_num(dim, name)
     elif kind == "bool":
         expr = bool_expr(draw, ctx, draw(st.integers(0, depth)))
         annotation = " : boolean" if draw(st.booleans()) else ""
-        ctx.bools.append(name)
+        ctx.add_bool(name)
     else:
         expr = text_expr(draw, ctx, draw(st.integers(0, depth)))
         annotation = ""
-        ctx.texts.append(name)
-    return f"let {ENTITY}.{name}{annotation} = {expr}"
+        ctx.add_text(name)
+    ctx.owner[name] = ctx.entity
+    return f"let {ctx.entity}.{name}{annotation} = {expr}"
 
 
 def rule_decl(draw, ctx: Ctx, rule_id: str, depth: int) -> str:
@@ -358,13 +509,15 @@ def rule_decl(draw, ctx: Ctx, rule_id: str, depth: int) -> str:
     return "\n".join(lines)
 
 
-def result_decl(draw, ctx: Ctx, name: str, depth: int) -> tuple[str, tuple[str, ...]]:
+def result_decl(draw, ctx: Ctx, name: str, depth: int, first: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """A result; ``first``, if given, is the first branch's condition."""
     n = draw(st.integers(1, 3))
     otherwise = draw(st.booleans())
     labels = tuple(f"{name}_l{i}" for i in range(n + otherwise))
-    lines = [f"result {ENTITY}.{name} {{"]
-    for label in labels[:n]:
-        lines.append(f'  "{label}" when {bool_expr(draw, ctx, draw(st.integers(0, depth)))}')
+    lines = [f"result {ctx.entity}.{name} {{"]
+    for i, label in enumerate(labels[:n]):
+        cond = first if i == 0 and first is not None else bool_expr(draw, ctx, draw(st.integers(0, depth)))
+        lines.append(f'  "{label}" when {cond}')
     if otherwise:
         lines.append(f'  "{labels[-1]}" otherwise')
     lines.append("}")
@@ -377,13 +530,98 @@ def rule_group(draw, ctx: Ctx, group: str, low: int, high: int, depth: int) -> l
     for rid in ids:
         out.append(rule_decl(draw, ctx, rid, depth))
     # the group is complete: later items may read its rules one by one or as `group.*`
-    ctx.rules.extend(ids)
-    if ids:
-        ctx.groups.append(group)
+    ctx.add_rules(group, ids)
     return out
 
 
-HEADER = """ruleset test.generated {
+def child_anchor(draw, child: Ctx) -> str:
+    """A condition reading a line's own input: a rule or result holding it is judged per line."""
+    inp = _pick(draw, CHILD_NUM_INPUTS)
+    return f"({ref(draw, child, [inp.name])} {_pick(draw, CMP_OPS)} {literal(draw, child, inp.dim)})"
+
+
+def child_rule_decl(draw, child: Ctx, rule_id: str, depth: int) -> str:
+    """A rule judged per line. Never referenced by anything (see the module's docstring)."""
+    lines = [f"rule {rule_id}", f"  severity {_pick(draw, ('mandatory', 'guidance'))}"]
+    if draw(st.booleans()):
+        lines.append(f"  applies when {bool_expr(draw, child, draw(st.integers(0, depth)))}")
+    require = child_anchor(draw, child)
+    if draw(st.booleans()):
+        require = f"({require} {_pick(draw, ('and', 'or'))} {bool_expr(draw, child, draw(st.integers(0, depth)))})"
+    lines.append(f"  require {require}")
+    return "\n".join(lines)
+
+
+def param_decls(draw, ctx: Ctx) -> list[str]:
+    out = []
+    for name, dim, unit in (("p_c", "C", "t CO2/yr"), ("p_i", "I", "kg CO2/tce"), ("p_d", "D", "number")):
+        if draw(st.booleans()):
+            out.append(f"param {name} : {unit} = {literal(draw, ctx, dim)}")
+            ctx.add_num(dim, name)
+    if draw(st.booleans()):
+        out.append(f"param p_flag : boolean = {_pick(draw, ('true', 'false'))}")
+        ctx.add_bool("p_flag")
+    if draw(st.booleans()):
+        cats = ", ".join(f'"{c}"' for c in CATEGORIES)
+        out.append(f'param p_kind : text {{{cats}}} = "{_pick(draw, CATEGORIES)}"')
+        ctx.add_text("p_kind")
+    if ctx.child is not None and draw(st.booleans()):
+        out.append(f'param p_unit : text {{"kg", "t"}} = "{_pick(draw, CONVERT_TARGETS)}"')
+        ctx.child.targets.append("p_unit")
+    return out
+
+
+def table_cell(draw, dim: str, declared_per_ref: Decimal) -> str:
+    """A number cell: in the column's unit (no unit written) or in another unit of its dimension."""
+    q = _pick(draw, POOLS[dim])
+    if draw(st.booleans()):
+        return fmt_decimal(q * declared_per_ref)
+    unit, per_ref = _pick(draw, UNITS[dim])
+    return f"{fmt_decimal(q * per_ref)} {unit}".rstrip()
+
+
+def _text_key(draw, name: str, used: list[str]) -> tuple[str, tuple[str, ...]]:
+    """A text key: categories declared (all of them, some without rows) or taken from the rows."""
+    if draw(st.booleans()):
+        cats = ", ".join(f'"{c}"' for c in CATEGORIES)
+        return f"  key {name} : text {{{cats}}}", CATEGORIES
+    return f"  key {name} : text", tuple(dict.fromkeys(used))
+
+
+def table_decls(draw, ctx: Ctx) -> list[str]:
+    out = []
+    which = draw(st.sets(st.sampled_from(("t_kind", "t_pair", "t_year")), min_size=1))
+    if "t_kind" in which:
+        kinds = draw(st.permutations(CATEGORIES))[:draw(st.integers(1, 3))]
+        key, cats = _text_key(draw, "kind", list(kinds))
+        lines = ["table t_kind", key, "  column f : kg CO2/tce", "  column g : number", "  column b : boolean",
+                 '  column u : text {"kg", "t"}']
+        for k in kinds:
+            lines.append(f'  row "{k}", {table_cell(draw, "I", Decimal(1000))}, {table_cell(draw, "D", Decimal(1))}, '
+                         f'{_pick(draw, ("true", "false"))}, "{_pick(draw, CONVERT_TARGETS)}"')
+        out.append("\n".join(lines))
+        ctx.tables.append(TableInfo("t_kind", ("text",), (cats,), (("f", "I"), ("g", "D"), ("b", "bool"), ("u", "unit"))))
+    if "t_pair" in which:
+        pairs = draw(st.lists(st.tuples(st.sampled_from(CATEGORIES), st.sampled_from(CATEGORIES)),
+                              min_size=1, max_size=4, unique=True))
+        key1, cats1 = _text_key(draw, "k1", [a for a, _ in pairs])
+        key2, cats2 = _text_key(draw, "k2", [b for _, b in pairs])
+        lines = ["table t_pair", key1, key2, "  column e : tce/yr"]
+        lines += [f'  row "{a}", "{b}", {table_cell(draw, "E", Decimal(1))}' for a, b in pairs]
+        out.append("\n".join(lines))
+        ctx.tables.append(TableInfo("t_pair", ("text", "text"), (cats1, cats2), (("e", "E"),)))
+    if "t_year" in which:
+        years = draw(st.permutations(TABLE_YEARS))[:draw(st.integers(1, len(TABLE_YEARS)))]
+        lines = ["table t_year", "  key year : number", "  column lim : t CO2/yr", "  column r : percent"]
+        lines += [f"  row {y}, {table_cell(draw, 'C', Decimal(1))}, {table_cell(draw, 'D', Decimal(100))}"
+                  for y in years]
+        out.append("\n".join(lines))
+        ctx.tables.append(TableInfo("t_year", ("number",), (), (("lim", "C"), ("r", "D"))))
+    return out
+
+
+def _header(child: bool) -> str:
+    text = """ruleset test.generated {
   title "generated"
   document "hypothesis"
   version "1"
@@ -392,10 +630,26 @@ HEADER = """ruleset test.generated {
 
 entity site "Site" key id
 """
+    if child:
+        text += f'entity {CHILD} "Line" of {ENTITY} key line_id\n'
+    return text
 
 
-def ruleset_source(draw, ctx: Ctx, depth: int) -> str:
-    parts = [HEADER]
+HEADER = _header(False)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which optional parts a generated ruleset has."""
+
+    child: bool = False
+    params: bool = False
+    tables: bool = False
+    bad_units: bool = False        # with a child: some lines in "cell", which converts to nothing
+
+
+def ruleset_source(draw, ctx: Ctx, depth: int, shape: Shape = Shape()) -> str:
+    parts = [_header(shape.child)]
     for inp in NUM_INPUTS:
         parts.append(f"input {ENTITY}.{inp.name} : {inp.unit}" + (f" {inp.range}" if inp.range else ""))
     for name in BOOL_INPUTS:
@@ -403,18 +657,55 @@ def ruleset_source(draw, ctx: Ctx, depth: int) -> str:
     cats = ", ".join(f'"{c}"' for c in CATEGORIES)
     for name in TEXT_INPUTS:
         parts.append(f"input {ENTITY}.{name} : text {{{cats}}}")
+    child = ctx.child
+    if shape.tables:
+        parts.append(f"input {ENTITY}.year : number")
+        ctx.owner["year"] = ENTITY
+        ctx.years.append("year")
+        if child is not None:
+            child.years.append("year")
+    if child is not None:
+        for inp in CHILD_NUM_INPUTS:
+            parts.append(f"input {CHILD}.{inp.name} : {inp.unit}" + (f" {inp.range}" if inp.range else ""))
+        for name in CHILD_BOOL_INPUTS:
+            parts.append(f"input {CHILD}.{name} : boolean")
+        for name in CHILD_TEXT_INPUTS:
+            parts.append(f"input {CHILD}.{name} : text {{{cats}}}")
+        units = ", ".join(f'"{u}"' for u in MASS_UNITS + ("cell",))
+        parts.append(f"input {CHILD}.unit : text {{{units}}}")
+        child.units.append("unit")
+        child.targets.extend(f'"{u}"' for u in CONVERT_TARGETS)
+    if shape.params:
+        parts += param_decls(draw, ctx)
+    if shape.tables:
+        parts += table_decls(draw, ctx)
+        if child is not None:
+            child.tables.extend(ctx.tables)
     lets = 0
+    if child is not None:
+        for i in range(draw(st.integers(0, 2))):
+            parts.append(let_decl(draw, child, f"w{i}", depth))
     for _ in range(draw(st.integers(1, 4))):
-        parts.append(let_decl(draw, ctx, lets, depth))
+        parts.append(let_decl(draw, ctx, f"v{lets}", depth))
         lets += 1
     parts += rule_group(draw, ctx, "a", 1, 3, depth)
     for _ in range(draw(st.integers(0, 2))):
-        parts.append(let_decl(draw, ctx, lets, depth))
+        parts.append(let_decl(draw, ctx, f"v{lets}", depth))
         lets += 1
+    if child is not None:
+        for i in range(2, 2 + draw(st.integers(0, 2))):
+            parts.append(let_decl(draw, child, f"w{i}", depth))
     parts += rule_group(draw, ctx, "b", 0, 3, depth)
     text, labels = result_decl(draw, ctx, "r0", depth)
     parts.append(text)
-    ctx.results.append(("r0", labels))
+    ctx.add_result("r0", labels)
+    if child is not None:
+        for i in range(draw(st.integers(0, 2))):
+            parts.append(child_rule_decl(draw, child, f"k.r{i}", depth))
+        if draw(st.booleans()):
+            text, labels = result_decl(draw, child, "lr", depth, first=child_anchor(draw, child))
+            parts.append(text)
+            child.results.append(("lr", labels))
     parts += rule_group(draw, ctx, "c", 0, 2, depth)
     text, labels = result_decl(draw, ctx, "r1", depth)
     parts.append(text)
@@ -429,10 +720,13 @@ class Case:
     source: str
     table: dict
     literals: list[Literal] = field(repr=False)
+    children: dict | None = None            # child entity → its table (None: no child tables given)
 
     def __repr__(self) -> str:
-        cols = "\n".join(f"  {k}: {list(v)!r}" for k, v in self.table.items())
-        return f"Case(source=\n{self.source}\ntable=\n{cols}\n)"
+        out = f"Case(source=\n{self.source}\ntable=\n" + "\n".join(f"  {k}: {list(v)!r}" for k, v in self.table.items())
+        for entity, t in (self.children or {}).items():
+            out += f"\n{entity} table=\n" + "\n".join(f"  {k}: {list(v)!r}" for k, v in t.items())
+        return out + "\n)"
 
 
 def number_cell(draw, inp: NumInput, ctx: Ctx, energy: Decimal | None):
@@ -458,7 +752,11 @@ def number_cell(draw, inp: NumInput, ctx: Ctx, energy: Decimal | None):
     return q * inp.per_ref
 
 
-def table(draw, ctx: Ctx) -> dict:
+def _floats(values) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
+def table(draw, ctx: Ctx, shape: Shape = Shape()) -> dict:
     n = draw(st.integers(1, 8))
     cols: dict[str, list] = {i.name: [] for i in NUM_INPUTS}
     for _ in range(n):
@@ -468,27 +766,66 @@ def table(draw, ctx: Ctx) -> dict:
             if inp.name == "energy" and isinstance(v, Decimal):
                 energy = v
             cols[inp.name].append(v)
-    out: dict = {}
-    for name, values in cols.items():
-        out[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    out: dict = {name: _floats(values) for name, values in cols.items()}
     for name in BOOL_INPUTS:
         out[name] = draw(st.lists(st.sampled_from([True, False, None]), min_size=n, max_size=n))
     for name in TEXT_INPUTS:
         out[name] = draw(st.lists(st.sampled_from(CATEGORIES + (None, "other")), min_size=n, max_size=n))
+    if shape.tables:
+        out["year"] = _floats(draw(st.lists(st.sampled_from(YEARS + (None,)), min_size=n, max_size=n)))
     if draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
         del out[_pick(draw, sorted(out))]
+    if shape.child:
+        out["id"] = [f"s{i}" for i in range(n)]
+    return out
+
+
+def child_table(draw, ctx: Ctx, n_parents: int, bad_units: bool) -> dict:
+    """Lines: 0–3 per site, in shuffled order, naming their site in the column `id`."""
+    parents = [p for p in range(n_parents) for _ in range(draw(st.integers(0, 3)))]
+    parents = [parents[i] for i in draw(st.permutations(range(len(parents))))]
+    m = len(parents)
+    out: dict = {"id": [f"s{p}" for p in parents]}
+    for inp in CHILD_NUM_INPUTS:
+        out[inp.name] = _floats(number_cell(draw, inp, ctx, None) for _ in range(m))
+    for name in CHILD_BOOL_INPUTS:
+        out[name] = draw(st.lists(st.sampled_from([True, False, None]), min_size=m, max_size=m))
+    for name in CHILD_TEXT_INPUTS:
+        out[name] = draw(st.lists(st.sampled_from(CATEGORIES + (None, "other")), min_size=m, max_size=m))
+    units = MASS_UNITS + (None,) + (("cell",) if bad_units else ())
+    out["unit"] = draw(st.lists(st.sampled_from(units), min_size=m, max_size=m))
+    if draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
+        del out[_pick(draw, sorted(k for k in out if k != "id"))]
     return out
 
 
 @st.composite
 def cases(draw, max_depth: int = 3) -> Case:
-    """A random ruleset (source text) that compiles, with a table of data for it."""
+    """A random ruleset (source text) that compiles, with tables of data for it."""
+    shape = Shape(child=draw(st.booleans()), params=draw(st.booleans()), tables=draw(st.booleans()))
+    if shape.child and draw(st.integers(0, 9)) == 0:
+        shape = Shape(shape.child, shape.params, shape.tables, bad_units=True)
     ctx = Ctx(num={i.dim: [] for i in NUM_INPUTS}, bools=list(BOOL_INPUTS), texts=list(TEXT_INPUTS))
     for i in NUM_INPUTS:
         ctx.num[i.dim].append(i.name)
+    ctx.owner.update({name: ENTITY for name in [i.name for i in NUM_INPUTS] + list(BOOL_INPUTS) + list(TEXT_INPUTS)})
+    if shape.child:
+        child = Ctx(num={d: list(v) for d, v in ctx.num.items()}, bools=list(ctx.bools), texts=list(ctx.texts),
+                    literals=ctx.literals, entity=CHILD, owner=ctx.owner)
+        for i in CHILD_NUM_INPUTS:
+            child.num[i.dim].append(i.name)
+            ctx.owner[i.name] = CHILD
+        child.bools += CHILD_BOOL_INPUTS
+        child.texts += CHILD_TEXT_INPUTS
+        ctx.owner.update({name: CHILD for name in CHILD_BOOL_INPUTS + CHILD_TEXT_INPUTS})
+        ctx.child = child
     depth = draw(st.integers(1, max_depth))
-    source = ruleset_source(draw, ctx, depth)
-    return Case(source, table(draw, ctx), ctx.literals)
+    source = ruleset_source(draw, ctx, depth, shape)
+    root = table(draw, ctx, shape)
+    children = None
+    if shape.child and draw(st.integers(0, 9)) != 0:      # else no line table: every site has no lines
+        children = {CHILD: child_table(draw, ctx, len(root["id"]), shape.bad_units)}
+    return Case(source, root, ctx.literals, children)
 
 
 # ------------------------------------------------------------------ the park ruleset

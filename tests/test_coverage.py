@@ -254,3 +254,44 @@ def test_cli_park_reaches_full_coverage():
     r = CliRunner().invoke(main, ["test", str(PARK), "--coverage", "--min", "100"])
     assert r.exit_code == 0, r.output
     assert "coverage: 15/15 outcome slots = 100 %" in r.output
+
+
+CHILDREN = """\
+ruleset demo.children {
+  title "子实体" en "Children"
+  document "demo"
+  version "1"
+  status draft
+}
+
+entity module "组件" key module_id
+entity line "物料清单行" of module key line_id
+
+input module.limit : kg in [0, inf)
+input line.mass : kg in [0, inf)
+
+let module.total : kg = sum(mass)
+
+rule line.under_limit "每行不超过限值" clause "5.1"
+  require mass <= limit
+
+rule core.total "总质量" clause "5.2"
+  require total <= limit
+
+example "one heavy line among light ones" {
+  given limit = 20 kg
+  child line { mass = 12 kg }
+  child line { mass = 25 kg }
+  expect total = 37 kg, core.total = fail
+}
+"""
+
+
+def test_a_rule_on_a_child_entity_is_covered_by_any_row(tmp_path):
+    f = tmp_path / "children.nr"
+    f.write_text(CHILDREN, "utf-8")
+    cov = coverage(load_with_examples(f))
+    line = next(r for r in cov.rules if r.rule == "line.under_limit")
+    assert [(s.name, s.covered) for s in line.slots if s.required] == [("pass", True), ("fail", True)]
+    total = next(r for r in cov.rules if r.rule == "core.total")
+    assert total.missing == ("pass",)

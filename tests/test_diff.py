@@ -12,10 +12,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
-import math
 import os
 import re
 import shutil

@@ -245,10 +245,10 @@ def _shuffled_copy(name: str, text: str, rnd: random.Random) -> str:
 
 
 @pytest.mark.parametrize("name,text", LAYOUT_CASES, ids=[n for n, _ in LAYOUT_CASES])
-@settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(rnd=st.randoms(use_true_random=False))
-def test_other_layouts_format_identically(name, text, rnd):
-    copy = _shuffled_copy(name, text, rnd)
+@settings(max_examples=6, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))   # a seed, not st.randoms(): a big file draws too much data
+def test_other_layouts_format_identically(name, text, seed):
+    copy = _shuffled_copy(name, text, random.Random(seed))
     assert copy != text
     assert format_text(copy, name) == formatted(name, text)
 

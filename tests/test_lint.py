@@ -74,9 +74,12 @@ def test_park_ruleset_has_no_lint_warnings():
 
 
 @pytest.mark.parametrize("path", ruleset_files([ROOT / "rulesets"]), ids=lambda p: p.name)
-def test_shipped_rulesets_have_no_lint_warnings(path):
+def test_shipped_rulesets_have_no_band_or_reachability_warnings(path):
+    # W402–W404 are mistakes in limits; W405/W406 (unused rules and inputs) may be deliberate in
+    # a ruleset that reports several independent verdicts, and are judged case by case.
     rs = load_with_examples(path)
-    assert [f"{d.span}: {d.code} {d.message}" for d in lint(rs)] == []
+    bad = [f"{d.span}: {d.code} {d.message}" for d in lint(rs) if d.code in ("W402", "W403", "W404")]
+    assert bad == []
 
 
 # ----------------------------------------------------------------- W402 gaps

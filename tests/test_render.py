@@ -214,14 +214,15 @@ def test_markdown_header_and_sections(park):
     assert md.startswith("# 国家级零碳园区申报指标（National zero-carbon park indicators）\n")
     assert "| 状态 | 正式发布 |" in md
     assert "5.1 管理与评价 › 低碳评价（Management and evaluation › Low-carbon evaluation）" in md
-    for heading in ("## 1 文件信息", "## 2 输入数据", "## 3 派生值", "## 4 规则（指标要求）", "## 5 评价结论",
-                    "## 6 示例", "## 7 依赖关系图"):
+    for heading in ("## 1 文件信息", "## 2 参数", "## 3 输入数据", "## 4 派生值", "## 5 规则（指标要求）", "## 6 评价结论",
+                    "## 7 示例", "## 8 依赖关系图"):
         assert heading + "\n" in md
     assert "查找表" not in md                      # the park ruleset has no lookup tables
     for rule in park.checked.rules:
         assert f"### " in md and f" {rule.id} " in md and rule.clause in md
     assert "| `energy` | 年综合能源消费量 | tce/yr | [0, ∞) |" in md
-    assert "`若 energy ≥ 100万tce/yr 则 0.3 t CO2/tce，否则 0.2 t CO2/tce`" in md
+    assert "`若 energy ≥ 100万tce/yr 则 core_limit_large，否则 core_limit_medium`" in md
+    assert "0.2 t CO2/tce" in md and "0.3 t CO2/tce" in md
     assert '| 1 | "not in scope" | `energy < 20万tce/yr` |' in md
     assert "| 3 | \"not met\" | 其他情况 |" in md
     assert "| 给定 | `energy` | 年综合能源消费量 | 199 999 tce/yr |" in md

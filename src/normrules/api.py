@@ -87,9 +87,9 @@ def load(path: str | Path, *, roots=None, as_of=None) -> "Ruleset":
     return compile_text(p.read_text("utf-8"), str(p), roots=roots, as_of=as_of)
 
 
-def loads(text: str, file: str = "<string>") -> "Ruleset":
-    """Compile ruleset text."""
-    return compile_text(text, file)
+def loads(text: str, file: str = "<string>", *, roots=None, as_of=None) -> "Ruleset":
+    """Compile ruleset text (imports are resolved as for :func:`compile_text`)."""
+    return compile_text(text, file, roots=roots, as_of=as_of)
 
 
 def find_rulesets(paths: Iterable[str | Path]) -> list[Path]:

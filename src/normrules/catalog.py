@@ -137,7 +137,7 @@ def shipped_rulesets(dirs: Iterable[Path] | None = None) -> list[RulesetRef]:
     seen, out = set(), []
     for d in (default_ruleset_dirs() if dirs is None else dirs):
         d = Path(d)
-        files = [d] if d.is_file() else sorted(d.rglob("*.nr"))
+        files = [d] if d.is_file() else sorted(f for f in d.rglob("*.nr") if not f.name.endswith(".examples.nr"))
         for f in files:
             key = f.resolve()
             if key in seen:

@@ -615,7 +615,7 @@ def _ordered_values(resolved: Resolved) -> list[ast.LetDecl]:
         for node in ast.walk(lets[name].expr):
             if isinstance(node, ast.Ref):
                 sym = resolved.lookup(node)
-                if sym is not None and sym.kind == "value":
+                if sym is not None and sym.kind == "value" and sym.name in lets:
                     visit(sym.name)
         state[name] = 2
         order.append(lets[name])

@@ -178,6 +178,8 @@ class CollectionsChecker:
                 return None
             return str(value)
         if isinstance(typ, T.BoolT):
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "是", "否", "1", "0", "yes", "no"):
+                value = value.strip().lower() in ("true", "是", "1", "yes")
             if not isinstance(value, bool):
                 self.error("E339", f"column `{name}` of `{d.name}` holds true/false", span)
                 return None
@@ -341,6 +343,10 @@ class CollectionsChecker:
         if not isinstance(q.type, T.NumT) or not q.type.unit.is_dimensionless:
             return T.Func(self.error("E353", f"convert(…) takes a plain number, not {q.type}", q.span), "convert",
                           (q, a, b), e.span)
+        # a quoted unit (`convert(q, unit, "kg")`) is a one-category text: its value is that category's code
+        a, b = (T.Const(x.type, x.type.categories.index(x.value), x.span, x.text)
+                if isinstance(x, T.Const) and isinstance(x.value, str) and isinstance(x.type, T.TextT) else x
+                for x in (a, b))
         units = []
         for x in (a, b):
             if not isinstance(x.type, T.TextT):

@@ -354,10 +354,12 @@ def test(paths, show_coverage, min_pct):
 def _register() -> None:
     """Commands that live in their own modules."""
     from .catalog import catalog_command
+    from .embed import schema_command
     from .fmt import fmt_command
+    from .ir import compile_command
     from .render import doc_command, graph_command
 
-    for command in (fmt_command, doc_command, graph_command, catalog_command):
+    for command in (fmt_command, doc_command, graph_command, catalog_command, compile_command, schema_command):
         main.add_command(command)
     try:
         from .diff import diff_command

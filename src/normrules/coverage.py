@@ -13,7 +13,8 @@ A verdict the rule can never give is not required: pass and fail of a rule with
 (constants, and bands that miss or fill an input's declared range).
 
 A slot is covered when evaluating some example (``given`` inputs, everything else missing) gives
-the rule that verdict — whether or not the example's ``expect`` names the rule. ``unknown`` is
+the rule that verdict — whether or not the example's ``expect`` names the rule; for a rule on a
+child entity, when some child row of some example gets it. ``unknown`` is
 not a slot. The coverage of a ruleset is covered slots / required slots; rules are shown grouped
 by the clause they cite. Result labels reached by the examples are listed as well, but are not
 counted.
@@ -29,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from . import types as T
-from .examples import example_values
+from .examples import example_values, example_verdict_sets
 from .lint import never
 
 SLOT_NAMES = {T.PASS: "pass", T.FAIL: "fail", T.NOT_APPLICABLE: "not_applicable"}
@@ -110,10 +111,11 @@ def coverage(ruleset) -> Coverage:
     labels: dict[str, dict[int | None, int]] = {res.name: {} for res in c.results}
     for ex in c.examples:
         values = example_values(ruleset, ex)
-        for r in c.rules:
-            reached[r.id].setdefault(int(values[r.id]), []).append(ex.name)
+        for rid, codes in example_verdict_sets(ruleset, ex).items():
+            for code in codes:
+                reached[rid].setdefault(code, []).append(ex.name)
         for res in c.results:
-            code = values[res.name]
+            code = values.get(res.name)
             labels[res.name][code] = labels[res.name].get(code, 0) + 1
     rules = []
     for r in c.rules:

@@ -2,6 +2,16 @@
 
 Each example is evaluated by the vectorized executor *and* the reference interpreter; an example
 passes when both give what it expects.
+
+Examples may also live beside the ruleset, in ``<name>.examples.nr`` (``example`` blocks only).
+:func:`load_with_examples` appends that file's text to the ruleset's and compiles the whole, then
+moves positions back into the examples file, so diagnostics and failing examples name the file
+they are in. (The alternative, parsing the examples file on its own, would need the grammar to
+accept a file without a header and the checker to type examples against a ruleset compiled
+separately; appending reuses every check unchanged.) :func:`ruleset_files` lists the rulesets
+under some paths without the examples files. :func:`example_values` and
+:func:`example_verdict_sets` give what an example computes, for coverage
+(:mod:`normrules.coverage`).
 """
 
 from __future__ import annotations
@@ -232,12 +242,34 @@ def example_values(ruleset, example) -> dict[str, object]:
 
 def example_verdicts(ruleset) -> list[tuple[object, dict[str, int]]]:
     """For every example of a compiled ruleset: ``(example, {rule id: verdict code})`` — the
-    verdict each rule gets in it, whether or not the example's ``expect`` names the rule."""
+    verdict each rule of the root entity gets in it, whether or not the example's ``expect``
+    names the rule. (Rules on child entities have one verdict per child row: see
+    :func:`example_verdict_sets`.)"""
     out = []
     rule_ids = [r.id for r in ruleset.checked.rules]
     for ex in ruleset.checked.examples:
         values = example_values(ruleset, ex)
-        out.append((ex, {rid: int(values[rid]) for rid in rule_ids}))
+        out.append((ex, {rid: int(values[rid]) for rid in rule_ids if values.get(rid) is not None}))
+    return out
+
+
+def example_verdict_sets(ruleset, example) -> dict[str, set[int]]:
+    """Every verdict code each rule gets in one example: one code for a rule of the root entity
+    (reference interpreter), the codes of all child rows for a rule on a child entity (vectorized
+    executor — the reference interpreter computes root values only)."""
+    values = example_values(ruleset, example)
+    out: dict[str, set[int]] = {}
+    missing = []
+    for r in ruleset.checked.rules:
+        if values.get(r.id) is not None:
+            out[r.id] = {int(values[r.id])}
+        else:
+            missing.append(r.id)
+    if missing:
+        env = executor_env(ruleset, *_example_data(ruleset, example))
+        for rid in missing:
+            col = env.get(rid)
+            out[rid] = {int(c) for c in col.data} if col is not None else set()
     return out
 
 
@@ -293,7 +325,7 @@ class _Remap:
         return replace(d, span=self.span(d.span), notes=notes)
 
 
-def load_with_examples(path):
+def load_with_examples(path, *, roots=None, as_of=None):
     """Compile the ruleset at ``path`` together with ``<name>.examples.nr`` beside it, if any.
 
     The examples file holds only ``example`` blocks. Its text is appended to the ruleset's text
@@ -301,7 +333,8 @@ def load_with_examples(path):
     against the ruleset's inputs, values, rules and results exactly like examples written inside
     it. Positions are then moved back: every diagnostic and every example in the examples file
     names that file and its own line numbers. Anything other than an ``example`` block in an
-    examples file is error E520.
+    examples file is error E520. ``roots`` and ``as_of`` are passed on as to
+    :func:`~normrules.api.load` (imports).
 
     Returns a :class:`~normrules.api.Ruleset` (its ``checked.examples`` are the ruleset's examples
     followed by the file's; its content hash covers both texts); raises
@@ -313,27 +346,31 @@ def load_with_examples(path):
     p = ruleset_file_for(path)
     ex_path = examples_file_for(p)
     if not ex_path.is_file():
-        return load(p)
+        return load(p, roots=roots, as_of=as_of)
     if not p.is_file():
         raise RulesetNotFound(f"{ex_path} has no ruleset beside it (expected {p})")
     text = p.read_text("utf-8")
     ex_text = ex_path.read_text("utf-8")
     head = text if text.endswith("\n") or not text else text + "\n"
     remap = _Remap(str(p), str(ex_path), head.count("\n"), len(head))
-    sources = SourceMap()
-    sources.add(str(p), text)
-    sources.add(str(ex_path), ex_text)
     combined = head + ex_text
+
+    def own_sources(sources: SourceMap | None) -> SourceMap:
+        sources = sources if sources is not None else SourceMap()
+        sources.add(str(p), text)          # replaces the combined text
+        sources.add(str(ex_path), ex_text)
+        return sources
+
     try:
         module = parse(combined, str(p))
         stray = [d for d in module.items if not isinstance(d, ast.ExampleDecl) and d.span.line > remap.lines]
         if stray:
             raise CheckFailed([Diagnostic("E520", "an examples file holds only `example` blocks", d.span,
                                           help=f"move this declaration into {p.name}") for d in stray])
-        rs = compile_text(combined, str(p))
+        rs = compile_text(combined, str(p), roots=roots, as_of=as_of)
     except CheckFailed as exc:
-        raise CheckFailed([remap.diagnostic(d) for d in exc.diagnostics], sources) from None
+        raise CheckFailed([remap.diagnostic(d) for d in exc.diagnostics], own_sources(exc.sources)) from None
     examples = tuple(replace(ex, decl=replace(ex.decl, span=remap.span(ex.decl.span))) for ex in rs.checked.examples)
     warnings = tuple(remap.diagnostic(d) for d in rs.checked.diagnostics)
     checked = replace(rs.checked, examples=examples, diagnostics=warnings)
-    return replace(rs, checked=checked, sources=sources)
+    return replace(rs, checked=checked, sources=own_sources(rs.sources))

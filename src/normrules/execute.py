@@ -140,8 +140,10 @@ class Entities:
 
 
 class _Eval:
-    def __init__(self, env: dict[str, Col], entities: Entities, counters: Counters, params=(), tables=()):
+    def __init__(self, env: dict[str, Col], entities: Entities, counters: Counters, params=(), tables=(),
+                 owners: dict[str, str] | None = None):
         self.env = env
+        self.owners = owners or {}                 # rule id → entity it is judged on
         self.entities = entities
         self.counters = counters
         self.params = {p.name: p for p in params}
@@ -246,6 +248,14 @@ class _Eval:
         return Col(~x.known if e.state == "unknown" else x.known.copy(), self.all_true)
 
     def verdict_codes(self, e, active) -> np.ndarray:
+        if isinstance(e, T.Up):                    # a parent's verdict read in a child row
+            rows = self.entities.parent_rows[self.ctx]
+            previous = self.enter(self.entities.parents[self.ctx])
+            try:
+                codes = self.verdict_codes(e.operand, self.all_true)
+            finally:
+                self.enter(previous)
+            return codes[rows]
         if isinstance(e, T.Load):
             return self.env[e.name].data
         return self.verdict_set_codes(e)
@@ -295,8 +305,15 @@ class _Eval:
         reduce = np.minimum if e.name == "min" else np.maximum
         return Col(reduce.reduce([a.data for a in args]), known)
 
+    def rule_codes(self, rule_id: str) -> np.ndarray:
+        """A rule's verdict codes per row of the current entity (a parent's rule: per child row)."""
+        codes = self.env[rule_id].data
+        if self.owners.get(rule_id, self.ctx) != self.ctx and self.entities.parents.get(self.ctx) == self.owners[rule_id]:
+            codes = codes[self.entities.parent_rows[self.ctx]]
+        return codes
+
     def verdict_set_codes(self, e: T.VerdictSet) -> np.ndarray:
-        codes = [self.env[r].data for r in e.rules] if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
+        codes = [self.rule_codes(r) for r in e.rules] if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
         return combine_verdicts(e.func, codes, self.n)
 
     def e_VerdictSet(self, e: T.VerdictSet, active):
@@ -529,7 +546,7 @@ def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
     owner.update({r.id: r.entity or rs.entity for r in rs.rules})
     env: dict[str, Col] = dict(imported or {})
     counters = Counters()
-    ev = _Eval(env, entities, counters, rs.params, rs.tables)
+    ev = _Eval(env, entities, counters, rs.params, rs.tables, {r.id: owner[r.id] for r in rs.rules})
     with np.errstate(all="ignore"):
         for kind, name in plan.steps:
             if kind in ("param", "table", "import"):

@@ -25,7 +25,8 @@ W406  input ``x`` is read by no value, rule or result
 A *chain* is the branches of a ``result`` (up to ``otherwise``), the ``when`` conditions of a
 ``case``, or an ``if … then … else if … then … else …`` cascade. A *band* is a condition on one
 number — an input or a value — built from comparisons of that name with constants and ``and``,
-``or``, ``not``: ``energy >= 20万tce/yr and energy < 100万tce/yr``. Bands are reasoned about as
+``or``, ``not``: ``energy >= 20万tce/yr and energy < 100万tce/yr`` (a ``param`` is not a constant
+here: an importing ruleset may override it). Bands are reasoned about as
 sets of intervals, in the name's declared domain (an input's ``in [...]`` range); the comparison
 tolerance of 1e-9 is ignored. Gaps are only looked for when every branch of a chain (before the
 fallback) is a band on the same name and there are at least two of them; a fallback that covers
@@ -179,6 +180,10 @@ def _key(e):
     if isinstance(e, Unit):
         return ("Unit", e.text)
     if not hasattr(e, "__dataclass_fields__"):
+        try:
+            hash(e)
+        except TypeError:
+            return repr(e)
         return e
     return (type(e).__name__,) + tuple(_key(getattr(e, f.name)) for f in fields(e) if f.name != "span")
 

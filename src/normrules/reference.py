@@ -126,8 +126,7 @@ class Interpreter:
 
     def e_IsState(self, e):
         if isinstance(e.operand.type, T.VerdictT):
-            code = self.env[e.operand.name] if isinstance(e.operand, T.Load) else self.verdict_set(e.operand)
-            return T.VERDICT_NAMES[code] == e.state
+            return T.VERDICT_NAMES[self.verdict_code(e.operand)] == e.state
         x = self.ev(e.operand)
         return (x is None) if e.state == "unknown" else (x is not None)
 
@@ -171,8 +170,20 @@ class Interpreter:
             return float(int(args[0]) // 12)
         return min(args) if e.name == "min" else max(args)
 
+    def verdict_code(self, e) -> int:
+        if isinstance(e, T.Up):                    # a parent's verdict read in a child row
+            here, self.env = self.env, self.root
+            try:
+                return self.verdict_code(e.operand)
+            finally:
+                self.env = here
+        if isinstance(e, T.Load):
+            return self.env[e.name]
+        return self.verdict_set(e)
+
     def verdict_set(self, e) -> int:
-        codes = [self.env[r] for r in e.rules]
+        # rule ids are unique: a rule not of this row's entity is its parent's (the root's)
+        codes = [self.env[r] if r in self.env else self.root[r] for r in e.rules]
         if e.func == "all":
             if T.FAIL in codes:
                 return T.FAIL

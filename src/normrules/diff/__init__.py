@@ -12,11 +12,11 @@ unit a limit is written in (``0.3 t CO2/tce`` = ``300 kg CO2/tce``) are not chan
 
 from .edits import (Change, Edit, Flip, Insert, Interval, Keep, Move, Remove, RulesetDiff, Update,
                     edit_name)
-from .impact import EntityChange, Impact, OutputChange, ResultImpact, RuleImpact, Transition
+from .impact import EntityChange, Impact, OutputChange, ResultImpact, RuleImpact, Transition, ValueImpact
 from .semantic import diff
 
 __all__ = ["diff", "RulesetDiff", "Insert", "Remove", "Update", "Move", "Keep", "Edit", "Change", "Flip",
-           "Interval", "Impact", "RuleImpact", "ResultImpact", "EntityChange", "OutputChange", "Transition",
+           "Interval", "Impact", "RuleImpact", "ResultImpact", "ValueImpact", "EntityChange", "OutputChange", "Transition",
            "edit_name", "diff_command"]
 
 

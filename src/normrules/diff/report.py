@@ -11,7 +11,7 @@ import csv
 import io
 import json
 
-from .edits import Insert, Keep, Move, Remove, Update, edit_name
+from .edits import Insert, Move, Remove, edit_name
 
 SCHEMA = "normrules.diff/1"
 _MARK = {"insert": "+", "remove": "-", "update": "~", "move": ">"}
