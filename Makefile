@@ -16,6 +16,8 @@ demo: install
 	$(BIN)/normrules check rulesets/gb/zero_carbon_park.nr
 	$(BIN)/normrules eval rulesets/gb/zero_carbon_park.nr --input examples/parks.csv --output demo-output.csv
 	$(BIN)/normrules explain rulesets/gb/zero_carbon_park.nr --input examples/parks.csv --id P004
+	$(BIN)/normrules eval rulesets/intl/pv_export_markets.nr --input module=examples/modules.csv \
+	    --input line=examples/bom_lines.csv --output demo-output-pv.csv
 
 test: install
 	$(BIN)/python -m pytest -q

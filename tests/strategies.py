@@ -224,7 +224,7 @@ def lookup(draw, ctx: Ctx, want: str, depth: int) -> str:
     table, column = _pick(draw, _columns(ctx, want))
     if table.key_kinds == ("number",):
         key = _pick(draw, ctx.years + ["(year - 1)", "2020", "2022"] if ctx.years else ["2020", "2022"])
-        mode = _pick(draw, ("", "", "latest <= ", "latest < "))
+        mode = _pick(draw, ("", "latest <= ", "latest < "))
         return f"{table.name}[{mode}{key}].{column}"
     keys = []
     for cats in table.key_cats:
@@ -242,7 +242,7 @@ def aggregate(draw, ctx: Ctx, dim: str | None, depth: int) -> str:
         func = _pick(draw, ("any", "all"))
         arg = bool_expr(draw, child, depth, verdict=False)
     else:
-        func = _pick(draw, ("sum", "mean", "min", "max") + (("count", "share") if dim == "D" else ()))
+        func = _pick(draw, ("sum", "mean", "min", "max") + (("count", "count", "share", "share") if dim == "D" else ()))
         if func == "count":
             arg = CHILD
         elif func == "share":
@@ -274,7 +274,7 @@ def num_expr(draw, ctx: Ctx, dim: str, depth: int) -> str:
         return literal(draw, ctx, dim)
     kinds = ["leaf", "addsub", "neg", "muldiv", "func", "if", "case"]
     if _columns(ctx, dim):
-        kinds.append("lookup")
+        kinds += ["lookup", "lookup"]
     if ctx.child is not None:
         kinds += ["agg", "agg"]
     if dim == "D" and ctx.units and (ctx.targets or _columns(ctx, "unit")):
@@ -465,8 +465,23 @@ def rounded_requirement(draw, ctx: Ctx, depth: int) -> tuple[str, list[str]]:
 
 
 def let_decl(draw, ctx: Ctx, name: str, depth: int) -> str:
-    kind = _pick(draw, ("num", "num", "bool", "text"))
-    if kind == "num":
+    kinds = ("num", "num", "bool", "text") + (("convert",) if ctx.units else ())
+    kinds += ("agg", "agg") if ctx.child is not None else ()
+    kinds += ("lookup",) if ctx.tables else ()
+    kind = _pick(draw, kinds)
+    if kind in ("agg", "lookup"):
+        # the shapes of real rulesets: `let module.cfp = sum(emissions)`, `let x = factor[kind].f`
+        dim = _pick(draw, [d for d in DIMS if kind == "agg" or _columns(ctx, d)])
+        expr = aggregate(draw, ctx, dim, depth) if kind == "agg" else lookup(draw, ctx, dim, depth)
+        annotation = ""
+        ctx.add_num(dim, name)
+    elif kind == "convert":
+        # a line's quantity in its process's unit, times a factor (the shape of a BOM line's emissions)
+        dim = _pick(draw, DIMS)
+        expr = f"({convert(draw, ctx, depth - 1)} * {num_expr(draw, ctx, dim, draw(st.integers(0, depth)))})"
+        annotation = ""
+        ctx.add_num(dim, name)
+    elif kind == "num":
         dim = _pick(draw, DIMS)
         expr = num_expr(draw, ctx, dim, draw(st.integers(0, depth)))
         annotation = ""

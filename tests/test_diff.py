@@ -527,6 +527,26 @@ def test_renamed_table_is_a_move_and_lookups_through_it_are_unchanged():
     assert isinstance(d.edit_for("co2e"), Keep)
 
 
+def test_changed_import_is_a_header_change_with_what_it_affects(tmp_path):
+    importer = ROOT / "rulesets" / "intl" / "pv_export_markets.nr"
+    imported = tmp_path / "rulesets" / "iec" / "pv_module_cfp.nr"
+    if not importer.is_file():
+        pytest.skip("no shipped ruleset with an import")
+    shutil.copytree(ROOT / "rulesets", tmp_path / "rulesets")
+    text = imported.read_text("utf-8")
+    changed = re.sub(r'(row "polysilicon", "CN", )[0-9.]+', r"\g<1>150.0", text, count=1)
+    if changed == text:
+        pytest.skip("the imported ruleset no longer has the row this test edits")
+    imported.write_text(changed, "utf-8")
+    d = diff(normrules.load(importer), normrules.load(tmp_path / "rulesets/intl/pv_export_markets.nr",
+                                                      roots=[tmp_path / "rulesets"]))
+    (h,) = d.changes
+    (c,) = h.changes
+    assert h.kind == "header" and c.aspect == "imports" and c.where == "import pcr"
+    assert "table pv_factor" in c.note and c.effect == "behaviour"
+    assert h.affects and set(h.affects) == set(c.affects)
+
+
 # ------------------------------------------------------------------ the synthetic park revision
 
 
@@ -859,3 +879,15 @@ def test_html_opens_in_headless_chromium(park_pair, tmp_path):
             for f in c.flips:
                 assert f.text in dom, f.text
     assert "(0.25, 0.3] t CO2/tce" in dom
+
+
+def test_rounded_rule_against_a_let_limit_written_in_other_units():
+    body = ('let plant.lim : t CO2/tce = if energy >= 100万tce/yr then %s else 0.2 t CO2/tce\n'
+            'rule r.a "A" judge rounded require intensity <= lim\n')
+    # full-value judgement would see no change; the rounded judgement's step follows the limit's digits
+    assert pair(body.replace("judge rounded ", "") % "0.3 t CO2/tce",
+                body.replace("judge rounded ", "") % "300 kg CO2/tce").is_empty
+    d = pair(body % "0.3 t CO2/tce", body % "300 kg CO2/tce")
+    assert d.edit_for("lim") is not None and isinstance(d.edit_for("lim"), Keep)
+    e = d.edit_for("r.a")
+    assert isinstance(e, Update) and [c.aspects for c in e.changes] == [("precision",)]

@@ -432,9 +432,11 @@ def test_explain_child_rows():
 
 def test_embedding_doc_snippets_run(tmp_path, monkeypatch):
     text = DOC.read_text("utf-8")
-    blocks = re.findall(r"^```python[ \t]*\n(.*?)^```", text, re.M | re.S)
+    blocks = [(text.count("\n", 0, m.start(1)), m.group(1))
+              for m in re.finditer(r"^```python[ \t]*\n(.*?)^```", text, re.M | re.S)]
     assert len(blocks) >= 5
     monkeypatch.chdir(ROOT)
-    namespace = {"__name__": "embedding_doc", "TMP": tmp_path}
-    for block in blocks:
-        exec(compile(block.replace("/tmp/", f"{tmp_path}/"), str(DOC), "exec"), namespace)
+    namespace = {"__name__": "embedding_doc"}
+    for line, block in blocks:
+        code = "\n" * line + block.replace("/tmp/", f"{tmp_path}/")     # errors point at the doc's lines
+        exec(compile(code, str(DOC), "exec"), namespace)

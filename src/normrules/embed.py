@@ -794,7 +794,19 @@ class _Prepared:
 
     def output_model(self):
         if self._output_model is None:
-            self._output_model = _make_output_model(self)
+            # one class per ruleset text and output signature: the same ruleset compiled again or
+            # loaded from IR gives outputs of the same class (pydantic models of different classes
+            # are never equal)
+            c = self.checked
+            key = (c.ref, c.content_hash, tuple(
+                (name, field, conv, extra if not isinstance(extra, float) else repr(extra),
+                 _label_text(getattr(item, "label", None)), getattr(item, "clause", None),
+                 getattr(item, "severity", None), item.type.unit.text if conv == _NUM else None)
+                for name, field, conv, extra, item in self.outputs()))
+            model = _MODELS.get(key)
+            if model is None:
+                model = _MODELS[key] = _make_output_model(self)
+            self._output_model = model
         return self._output_model
 
     def input_model(self):
@@ -959,6 +971,7 @@ def _class_name(ruleset_id: str, suffix: str) -> str:
 
 
 _OUTPUT_BASE = None
+_MODELS: dict[tuple, type] = {}
 
 
 def _output_base():

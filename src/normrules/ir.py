@@ -23,6 +23,7 @@ the document renderer need the source.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -314,28 +315,23 @@ class _LazyPintUnits:
 
 
 class _Reader:
-    """Rebuilds typed nodes and checked items from one IR document (memoising types and spans)."""
+    """Rebuilds typed nodes and checked items from one IR document (memoising types)."""
 
-    def __init__(self):
-        self.units: dict[tuple, Unit] = {}
-        self.types: dict[tuple, object] = {}
-        self.spans: dict[tuple, Span] = {}
+    # types and units are immutable: shared by every document read in the process
+    units: dict[tuple, Unit] = {}
+    types: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ leaves
     def span(self, d) -> Span | None:
         if d is None:
             return None
-        key = (d["file"], d["line"], d["col"], d["end_line"], d["end_col"], d.get("start", 0), d.get("end", 0))
-        s = self.spans.get(key)
-        if s is None:
-            s = self.spans[key] = Span(*key)
-        return s
+        return Span(d["file"], d["line"], d["col"], d["end_line"], d["end_col"], d.get("start", 0), d.get("end", 0))
 
     def label(self, d) -> ast.Label | None:
         return None if d is None else ast.Label(d["zh"], d.get("en"), self.span(d.get("span")))
 
     def unit(self, d) -> Unit:
-        key = (d["text"], d["factor"], tuple(sorted(d["dimension"].items())))
+        key = (d["text"], d["factor"])
         u = self.units.get(key)
         if u is None:
             from pint.util import UnitsContainer
@@ -348,7 +344,7 @@ class _Reader:
         kind = d["kind"]
         if kind == "number":
             u = d["unit"]
-            key = ("number", u["text"], u["factor"], tuple(sorted(u["dimension"].items())))
+            key = ("number", u["text"], u["factor"])
         elif kind == "text":
             key = ("text", tuple(d["categories"]))
         elif kind == "label":
@@ -599,6 +595,24 @@ def load_ir(path_or_dict) -> "Ruleset":  # noqa: F821 - the Ruleset of normrules
     plan are read back as they were written. Raises :class:`IRError` for a document of another
     IR version.
     """
+    collecting = gc.isenabled()
+    gc.disable()                  # many small objects, none of them garbage: collecting only costs time
+    try:
+        doc = _read_document(path_or_dict)
+    except BaseException:
+        if collecting:
+            gc.enable()
+        raise
+    try:
+        return _ruleset_from_ir(doc)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise IRError(f"malformed normrules IR: {type(exc).__name__}: {exc}") from None
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_document(path_or_dict) -> dict:
     doc = path_or_dict
     if isinstance(doc, (str, Path)) and not (isinstance(doc, str) and doc.lstrip().startswith("{")):
         doc = Path(doc).read_text("utf-8")
@@ -611,10 +625,7 @@ def load_ir(path_or_dict) -> "Ruleset":  # noqa: F821 - the Ruleset of normrules
             raise IRError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise IRError("normrules IR is a JSON object")
-    try:
-        return _ruleset_from_ir(doc)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise IRError(f"malformed normrules IR: {type(exc).__name__}: {exc}") from None
+    return doc
 
 
 def ir_schema() -> dict:

@@ -108,6 +108,12 @@ def _title(e) -> str:
     return f"{e.kind} {e.name} ({word})"
 
 
+def _status(e) -> str:
+    if isinstance(e, Move):
+        return f"renamed from {e.old_name} (similarity {e.similarity:.2f})"
+    return {"insert": "added", "remove": "removed", "update": "changed"}[edit_name(e)]
+
+
 def _change_line(c) -> str:
     aspects = "/".join(c.aspects)
     where = "" if c.where in (c.aspect, "title") else f" ({c.where})"
@@ -160,6 +166,8 @@ def to_text(d, limit: int = 20) -> str:
             out.append(f"header {e.name}")
             for c in e.changes:
                 out.append(f"  ~ {c.where}: {c.before or '—'} → {c.after or '—'}" + (f" — {c.note}" if c.note else ""))
+            if e.affects:
+                out.append(f"    affects: {', '.join(e.affects)}")
             continue
         out.append(f"{_MARK[edit_name(e)]} {_title(e)}")
         if isinstance(e, (Insert, Remove)):
@@ -235,6 +243,10 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _code(text: str) -> str:
+    return f"`{_md(text)}`" if text else "—"
+
+
 def to_markdown(d, limit: int = 20) -> str:
     out = [f"# Diff: `{d.old.ref}` → `{d.new.ref}`", "",
            f"- old: `{d.old.checked.module.file}` (sha256 `{d.old.content_hash[:12]}`)",
@@ -254,7 +266,7 @@ def to_markdown(d, limit: int = 20) -> str:
             out += ["| aspect | where | old | new | note |", "|---|---|---|---|---|"]
             for c in changes:
                 note = "; ".join(x for x in (c.note, c.effect if c.effect != "behaviour" else "") if x)
-                out.append(f"| {'/'.join(c.aspects)} | {_md(c.where)} | `{_md(c.before)}` | `{_md(c.after)}` | {_md(note)} |")
+                out.append(f"| {'/'.join(c.aspects)} | {_md(c.where)} | {_code(c.before)} | {_code(c.after)} | {_md(note)} |")
             out.append("")
             flips = [(f, e.name) for c in changes for f in c.flips]
             if flips:
@@ -328,7 +340,7 @@ def to_html(d, limit: int = 500) -> str:
     view = {
         "d": data,
         "summary": _summary_line(d),
-        "edits": [{"mark": _MARK[edit_name(e)], "title": _title(e), "edit": edit_name(e), "e": _edit(e),
+        "edits": [{"mark": _MARK[edit_name(e)], "title": _status(e), "edit": edit_name(e), "e": _edit(e),
                    "changes": [{"line": _change_line(c), "c": c.to_dict(),
                                 "flips": [_flip_line(f, e.name) for f in c.flips]} for c in getattr(e, "changes", ())]}
                   for e in d.changes if e.kind != "header"],
@@ -342,6 +354,7 @@ def to_html(d, limit: int = 500) -> str:
                                                  "after": _label(c.after, c.output in results)} for c in x.changes]}
                      for x in (imp.entities[:limit] if imp is not None else ())],
         "more": max(0, len(imp.entities) - limit) if imp is not None else 0,
+        "values": [_value_line(v) for v in imp.values] if imp is not None else [],
         "tr": lambda t, result: _transition_text(t, result),
         "label": _label,
     }

@@ -906,8 +906,9 @@ class _Differ:
             if a is not None and b is not None:
                 sub = diff(a, b)
                 s = sub.summary()
+                what = _names([f"{x.kind} {x.name}" for x in sub.changes], 5)
                 note = (f"the imported ruleset differs: {s['update']} changed, {s['insert']} added, "
-                        f"{s['remove']} removed, {s['move']} renamed" if not sub.is_empty
+                        f"{s['remove']} removed, {s['move']} renamed ({what})" if not sub.is_empty
                         else "the imported ruleset differs only in form")
             affects = self._import_affects(alias)
             out.append(Change("imports", f"import {alias}", a.ref if a is not None else "", b.ref if b is not None else "",
