@@ -18,6 +18,8 @@ demo: install
 	$(BIN)/normrules explain rulesets/gb/zero_carbon_park.nr --input examples/parks.csv --id P004
 	$(BIN)/normrules eval rulesets/intl/pv_export_markets.nr --input module=examples/modules.csv \
 	    --input line=examples/bom_lines.csv --output demo-output-pv.csv
+	$(BIN)/normrules eval rulesets/gb/ghg_accounting.nr --input enterprise=examples/enterprises.csv \
+	    --input fuel=examples/enterprise_fuels.csv --output demo-output-ghg.csv
 
 test: install
 	$(BIN)/python -m pytest -q

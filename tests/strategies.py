@@ -46,6 +46,7 @@ undeclared category: read as unknown with ``invalid="unknown"``) and sometimes a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -99,12 +100,15 @@ TEXT_INPUTS = ("kind", "kind2")
 
 # The child entity `line` (one site has 0–3 lines).
 CHILD_NUM_INPUTS = (
-    NumInput("c", "C", "kg CO2/yr", Decimal(1000)),
-    NumInput("e", "E", "tce/yr", Decimal(1), "in [0, inf)"),
-    NumInput("q", "D", "number", Decimal(1)),
+    NumInput("lco2", "C", "kg CO2/yr", Decimal(1000)),
+    NumInput("lenergy", "E", "tce/yr", Decimal(1), "in [0, inf)"),
+    NumInput("qty", "D", "number", Decimal(1)),
 )
-CHILD_BOOL_INPUTS = ("ok",)
+CHILD_BOOL_INPUTS = ("lok",)
 CHILD_TEXT_INPUTS = ("lkind",)
+CHILD_UNIT = "lunit"                   # a line's mass unit (text)
+# A line's own value of each dimension (a child row's leaf: an aggregate's argument must read one).
+CHILD_LEAF = {"C": "lco2", "E": "lenergy", "D": "qty", "I": "(lco2 / lenergy)"}
 MASS_UNITS = ("kg", "g", "t")          # a line's `unit`; "cell" is declared too, and converts to none
 CONVERT_TARGETS = ("kg", "t")
 YEARS = (2018, 2019, 2020, 2021, 2022, 2023, 2024)
@@ -162,6 +166,8 @@ class Ctx:
     years: list[str] = field(default_factory=list)           # number keys of `t_year`
     units: list[str] = field(default_factory=list)           # text values naming a mass unit (child)
     targets: list[str] = field(default_factory=list)         # convert targets besides table columns
+    own: set[str] = field(default_factory=set)               # (child) the names of the line's own values
+    sets: bool = True                                        # verdict sets allowed (not in a child row)
 
     def _both(self):
         return (self,) if self.child is None else (self, self.child)
@@ -235,20 +241,34 @@ def lookup(draw, ctx: Ctx, want: str, depth: int) -> str:
     return f"{table.name}[{', '.join(keys)}].{column}"
 
 
-def aggregate(draw, ctx: Ctx, dim: str | None, depth: int) -> str:
-    """An aggregate over the child rows (``dim`` None: any/all, a condition)."""
+def _reads_own(ctx: Ctx, text: str) -> bool:
+    """Whether an expression (as written) reads a value of the child row itself."""
+    return re.search(r"(?<![\w.\"])(?:%s\.)?(?:%s)\b" % (CHILD, "|".join(sorted(ctx.own))), text) is not None
+
+
+AGGREGATES = ("sum", "mean", "min", "max", "count", "share", "any", "all")
+
+
+def aggregate(draw, ctx: Ctx, dim: str | None, depth: int, func: str | None = None) -> str:
+    """An aggregate over the child rows (``dim`` None: any/all, a condition). Its argument reads a
+    line's own value (else it aggregates nothing of the lines: error E345)."""
     child = ctx.child
-    if dim is None:
+    if func is not None:
+        pass
+    elif dim is None:
         func = _pick(draw, ("any", "all"))
-        arg = bool_expr(draw, child, depth, verdict=False)
     else:
         func = _pick(draw, ("sum", "mean", "min", "max") + (("count", "count", "share", "share") if dim == "D" else ()))
-        if func == "count":
-            arg = CHILD
-        elif func == "share":
-            arg = bool_expr(draw, child, depth, verdict=False)
-        else:
-            arg = num_expr(draw, child, dim, depth)
+    if func == "count":
+        arg = CHILD
+    elif dim is None or func == "share":
+        arg = bool_expr(draw, child, depth, verdict=False)
+        if not _reads_own(child, arg):
+            arg = f"({arg} {_pick(draw, ('and', 'or'))} {child_anchor(draw, child)})"
+    else:
+        arg = num_expr(draw, child, dim, depth)
+        if not _reads_own(child, arg):
+            arg = f"({arg} {_pick(draw, ('+', '-'))} {CHILD_LEAF[dim]})"
     if draw(st.booleans()):
         arg += f" where {bool_expr(draw, child, depth)}"
     text = f"{func}({arg})"
@@ -259,7 +279,7 @@ def aggregate(draw, ctx: Ctx, dim: str | None, depth: int) -> str:
 
 def convert(draw, ctx: Ctx, depth: int) -> str:
     """``convert(quantity, unit, target)``: a plain number, in a child row."""
-    quantity = "q" if draw(st.booleans()) else num_expr(draw, ctx, "D", depth)
+    quantity = "qty" if draw(st.booleans()) else num_expr(draw, ctx, "D", depth)
     targets = list(ctx.targets) + (["table"] if _columns(ctx, "unit") else [])
     target = _pick(draw, targets)
     if target == "table":
@@ -368,7 +388,7 @@ def bool_atom(draw, ctx: Ctx, depth: int, verdict: bool, cmp: bool = True) -> st
     """A condition that is not built from other conditions with and/or/not/if/case."""
     kinds = (["cmp"] if cmp else []) + ["const", "flag", "known", "text_eq", "text_in", "bool_eq"]
     if ctx.rules:
-        kinds += ["rule_is", "set_is"] + (["rule", "set"] if verdict else [])
+        kinds += ["rule_is"] + (["set_is"] if ctx.sets else []) + (["rule"] + (["set"] if ctx.sets else []) if verdict else [])
     if ctx.results:
         kinds += ["result_eq"]
     if ctx.child is not None:
@@ -469,10 +489,20 @@ def let_decl(draw, ctx: Ctx, name: str, depth: int) -> str:
     kinds += ("agg", "agg") if ctx.child is not None else ()
     kinds += ("lookup",) if ctx.tables else ()
     kind = _pick(draw, kinds)
-    if kind in ("agg", "lookup"):
-        # the shapes of real rulesets: `let module.cfp = sum(emissions)`, `let x = factor[kind].f`
-        dim = _pick(draw, [d for d in DIMS if kind == "agg" or _columns(ctx, d)])
-        expr = aggregate(draw, ctx, dim, depth) if kind == "agg" else lookup(draw, ctx, dim, depth)
+    if kind == "agg":
+        # the shape of real rulesets: `let module.cfp = sum(emissions)`
+        func = _pick(draw, AGGREGATES)
+        dim = None if func in ("any", "all") else "D" if func in ("count", "share") else _pick(draw, DIMS)
+        expr = aggregate(draw, ctx, dim, depth, func)
+        annotation = ""
+        if dim is None:
+            ctx.add_bool(name)
+        else:
+            ctx.add_num(dim, name)
+    elif kind == "lookup":
+        # `let x = factor[kind].f`
+        dim = _pick(draw, [d for d in DIMS if _columns(ctx, d)])
+        expr = lookup(draw, ctx, dim, depth)
         annotation = ""
         ctx.add_num(dim, name)
     elif kind == "convert":
@@ -498,6 +528,8 @@ def let_decl(draw, ctx: Ctx, name: str, depth: int) -> str:
         annotation = ""
         ctx.add_text(name)
     ctx.owner[name] = ctx.entity
+    if ctx.entity == CHILD:
+        ctx.own.add(name)
     return f"let {ctx.entity}.{name}{annotation} = {expr}"
 
 
@@ -605,9 +637,10 @@ def _text_key(draw, name: str, used: list[str]) -> tuple[str, tuple[str, ...]]:
 
 def table_decls(draw, ctx: Ctx) -> list[str]:
     out = []
-    which = draw(st.sets(st.sampled_from(("t_kind", "t_pair", "t_year")), min_size=1))
+    which = {name for name in ("t_kind", "t_pair", "t_year") if draw(st.booleans())} or {"t_year"}
+    # some keys of every table have no row: lookups miss
     if "t_kind" in which:
-        kinds = draw(st.permutations(CATEGORIES))[:draw(st.integers(1, 3))]
+        kinds = draw(st.permutations(CATEGORIES))[:draw(st.integers(1, 2))]
         key, cats = _text_key(draw, "kind", list(kinds))
         lines = ["table t_kind", key, "  column f : kg CO2/tce", "  column g : number", "  column b : boolean",
                  '  column u : text {"kg", "t"}']
@@ -626,7 +659,7 @@ def table_decls(draw, ctx: Ctx) -> list[str]:
         out.append("\n".join(lines))
         ctx.tables.append(TableInfo("t_pair", ("text", "text"), (cats1, cats2), (("e", "E"),)))
     if "t_year" in which:
-        years = draw(st.permutations(TABLE_YEARS))[:draw(st.integers(1, len(TABLE_YEARS)))]
+        years = draw(st.permutations(TABLE_YEARS))[:draw(st.integers(1, len(TABLE_YEARS) - 1))]
         lines = ["table t_year", "  key year : number", "  column lim : t CO2/yr", "  column r : percent"]
         lines += [f"  row {y}, {table_cell(draw, 'C', Decimal(1))}, {table_cell(draw, 'D', Decimal(100))}"
                   for y in years]
@@ -687,9 +720,13 @@ def ruleset_source(draw, ctx: Ctx, depth: int, shape: Shape = Shape()) -> str:
         for name in CHILD_TEXT_INPUTS:
             parts.append(f"input {CHILD}.{name} : text {{{cats}}}")
         units = ", ".join(f'"{u}"' for u in MASS_UNITS + ("cell",))
-        parts.append(f"input {CHILD}.unit : text {{{units}}}")
-        child.units.append("unit")
+        parts.append(f"input {CHILD}.{CHILD_UNIT} : text {{{units}}}")
+        child.units.append(CHILD_UNIT)
         child.targets.extend(f'"{u}"' for u in CONVERT_TARGETS)
+        if shape.bad_units:       # the first line is 1 cell: a data error, from both engines
+            parts.append(f'let {CHILD}.wbad = convert(qty, {CHILD_UNIT}, "kg")')
+            child.add_num("D", "wbad")
+            child.own.add("wbad")
     if shape.params:
         parts += param_decls(draw, ctx)
     if shape.tables:
@@ -721,6 +758,7 @@ def ruleset_source(draw, ctx: Ctx, depth: int, shape: Shape = Shape()) -> str:
             text, labels = result_decl(draw, child, "lr", depth, first=child_anchor(draw, child))
             parts.append(text)
             child.results.append(("lr", labels))
+            child.own.add("lr")
     parts += rule_group(draw, ctx, "c", 0, 2, depth)
     text, labels = result_decl(draw, ctx, "r1", depth)
     parts.append(text)
@@ -796,9 +834,10 @@ def table(draw, ctx: Ctx, shape: Shape = Shape()) -> dict:
 
 
 def child_table(draw, ctx: Ctx, n_parents: int, bad_units: bool) -> dict:
-    """Lines: 0–3 per site, in shuffled order, naming their site in the column `id`."""
+    """Lines: 0–3 per site, in shuffled order, naming their site in the column `id`. With
+    ``bad_units``, the first line is 1 cell (which converts to no mass unit)."""
     parents = [p for p in range(n_parents) for _ in range(draw(st.integers(0, 3)))]
-    parents = [parents[i] for i in draw(st.permutations(range(len(parents))))]
+    parents = [parents[i] for i in draw(st.permutations(range(len(parents))))] or ([0] if bad_units else [])
     m = len(parents)
     out: dict = {"id": [f"s{p}" for p in parents]}
     for inp in CHILD_NUM_INPUTS:
@@ -807,9 +846,11 @@ def child_table(draw, ctx: Ctx, n_parents: int, bad_units: bool) -> dict:
         out[name] = draw(st.lists(st.sampled_from([True, False, None]), min_size=m, max_size=m))
     for name in CHILD_TEXT_INPUTS:
         out[name] = draw(st.lists(st.sampled_from(CATEGORIES + (None, "other")), min_size=m, max_size=m))
-    units = MASS_UNITS + (None,) + (("cell",) if bad_units else ())
-    out["unit"] = draw(st.lists(st.sampled_from(units), min_size=m, max_size=m))
-    if draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
+    units = MASS_UNITS + (None,) + (("cell", "cell") if bad_units else ())
+    out[CHILD_UNIT] = draw(st.lists(st.sampled_from(units), min_size=m, max_size=m))
+    if bad_units:
+        out[CHILD_UNIT][0], out["qty"][0] = "cell", 1.0
+    elif draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
         del out[_pick(draw, sorted(k for k in out if k != "id"))]
     return out
 
@@ -818,15 +859,18 @@ def child_table(draw, ctx: Ctx, n_parents: int, bad_units: bool) -> dict:
 def cases(draw, max_depth: int = 3) -> Case:
     """A random ruleset (source text) that compiles, with tables of data for it."""
     shape = Shape(child=draw(st.booleans()), params=draw(st.booleans()), tables=draw(st.booleans()))
-    if shape.child and draw(st.integers(0, 9)) == 0:
+    if shape.child and draw(st.integers(0, 7)) == 0:
         shape = Shape(shape.child, shape.params, shape.tables, bad_units=True)
     ctx = Ctx(num={i.dim: [] for i in NUM_INPUTS}, bools=list(BOOL_INPUTS), texts=list(TEXT_INPUTS))
     for i in NUM_INPUTS:
         ctx.num[i.dim].append(i.name)
     ctx.owner.update({name: ENTITY for name in [i.name for i in NUM_INPUTS] + list(BOOL_INPUTS) + list(TEXT_INPUTS)})
     if shape.child:
+        # in a line, the site's rules are read one by one (`a.r0`, `a.r0 is fail`), never as a verdict
+        # set: all(a.*) in a child row is error E354
         child = Ctx(num={d: list(v) for d, v in ctx.num.items()}, bools=list(ctx.bools), texts=list(ctx.texts),
-                    literals=ctx.literals, entity=CHILD, owner=ctx.owner)
+                    literals=ctx.literals, entity=CHILD, owner=ctx.owner, sets=False,
+                    own={i.name for i in CHILD_NUM_INPUTS} | set(CHILD_BOOL_INPUTS + CHILD_TEXT_INPUTS + (CHILD_UNIT,)))
         for i in CHILD_NUM_INPUTS:
             child.num[i.dim].append(i.name)
             ctx.owner[i.name] = CHILD
@@ -838,7 +882,7 @@ def cases(draw, max_depth: int = 3) -> Case:
     source = ruleset_source(draw, ctx, depth, shape)
     root = table(draw, ctx, shape)
     children = None
-    if shape.child and draw(st.integers(0, 9)) != 0:      # else no line table: every site has no lines
+    if shape.child and (shape.bad_units or draw(st.integers(0, 9)) != 0):   # else no line table: no site has lines
         children = {CHILD: child_table(draw, ctx, len(root["id"]), shape.bad_units)}
     return Case(source, root, ctx.literals, children)
 

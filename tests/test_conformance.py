@@ -60,7 +60,8 @@ OPTIONS: dict[str, dict] = {
 # that turns into a failure once the code is reported, so that this set is kept up to date.
 UNREACHABLE = {
     "E215": "an import cycle is reported as E216 'the imported ruleset … does not compile' of the first "
-            "import in the chain; the cycle's own message is lost (see test_an_import_cycle_is_reported_today_as_a_broken_import)",
+            "import in the chain; the cycle's own message is lost "
+            "(see test_an_import_cycle_is_reported_today_as_a_broken_import)",
 }
 
 

@@ -146,11 +146,18 @@ def differences(ruleset, evaluation, ref: Reference) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1024)
+def compile_source(source: str):
+    """A compiled ruleset, once per text: Hypothesis draws many cases that differ only in their data,
+    and compiling (parsing above all) is most of the time of a case. A Ruleset is immutable."""
+    return normrules.loads(source)
+
+
 def check_case(case) -> None:
     """The differential property for one generated ruleset and its tables: the same values,
     verdicts, labels and counts — or a data error from both (a line in a unit that cannot be
     converted)."""
-    ruleset = normrules.loads(case.source)
+    ruleset = compile_source(case.source)
     try:
         evaluation = ruleset.evaluate(case.table, children=case.children, invalid="unknown")
     except DataError as exc:
@@ -237,7 +244,7 @@ def _missing(values) -> bool:
 
 
 def features(case) -> set[str]:
-    ruleset = normrules.loads(case.source)
+    ruleset = compile_source(case.source)
     found: set[str] = set()
     rs = ruleset.checked
     exprs = [v.expr for v in rs.values] + [e for r in rs.rules for e in (r.applies, r.require) if e is not None]

@@ -26,7 +26,6 @@ from hypothesis import HealthCheck, given, settings
 
 import normrules
 from normrules import embed, ir
-from normrules import types as T
 from normrules.errors import CheckFailed, DataError
 from normrules.examples import _example_data, _local, _sub_given, reference_env
 from normrules.explain import explain as explain_evaluation
@@ -279,7 +278,7 @@ def test_categories_and_child_rows():
     errs = errors_of(rs, {"rated_power": 400, "line": [
         {"process": "cel", "country": "CN", "quantity": 1, "unit": "cell"},
         {"process": "cell", "country": "CN", "quantity": 1, "unit": "cell", "quantiy": 3},
-        {"process": 5, "country": "CN", "quantity": 1, "unit": "cell"}]})
+        {"process": ["cell"], "country": "CN", "quantity": 1, "unit": "cell"}]})
     assert errs["line[0].process"].kind == "category" and "did you mean `cell`?" in errs["line[0].process"].message
     assert errs["line[1].quantiy"].kind == "unknown_field" and "did you mean `quantity`?" in errs["line[1].quantiy"].message
     assert errs["line[2].process"].kind == "type"

@@ -390,6 +390,7 @@ def test_compile_command(tmp_path):
     rs = ir.load_ir(out)
     assert rs.evaluate(read_table(PARKS)).verdicts("core.intensity") == \
         normrules.load(PARK).evaluate(read_table(PARKS)).verdicts("core.intensity")
+    assert ir.compile_file(PARK, tmp_path / "again.json") == doc == json.loads((tmp_path / "again.json").read_text("utf-8"))
     pretty = CliRunner().invoke(main, ["compile", str(PARK), "--indent", "2"])
     assert pretty.exit_code == 0 and json.loads(pretty.output) == doc
     bad = tmp_path / "bad.nr"

@@ -179,12 +179,14 @@ def test_notation_en(demo):
 
 
 def test_limits_spell_out_a_banded_limit(park, demo):
-    values = {v.name: v.expr for v in park.checked.values}
+    values = {v.name: v.expr for v in park.checked.values} | {p.name: p.expr for p in park.checked.params}
     core = _rule(park, "core.intensity")
     assert _notation(park, "zh").limits(core.require, values) == [
-        "intensity ≤ 0.3 t CO2/tce（当 energy ≥ 100万tce/yr）", "intensity ≤ 0.2 t CO2/tce（其他情况）"]
+        "intensity ≤ 0.3 t CO2/tce（core_limit_large）（当 energy ≥ 100万tce/yr）",
+        "intensity ≤ 0.2 t CO2/tce（core_limit_medium）（其他情况）"]
     assert _notation(park, "en").limits(core.require, values) == [
-        "intensity ≤ 0.3 t CO2/tce (when energy ≥ 100万tce/yr)", "intensity ≤ 0.2 t CO2/tce (otherwise)"]
+        "intensity ≤ 0.3 t CO2/tce (core_limit_large) (when energy ≥ 100万tce/yr)",
+        "intensity ≤ 0.2 t CO2/tce (core_limit_medium) (otherwise)"]
     assert _notation(park, "zh").limits(_rule(park, "guide.product_energy").require, values) == []
 
 

@@ -76,7 +76,7 @@ def compile_text(text: str, file: str = "<string>", *, roots=None, as_of=None) -
     module = parse(text, file, sources)
     if isinstance(as_of, str):
         as_of = _dt.date.fromisoformat(as_of)
-    return compile_module(module, ImportLoader(roots, as_of), sources)
+    return compile_module(module, ImportLoader(roots, as_of, (module.header.id,)), sources)
 
 
 def load(path: str | Path, *, roots=None, as_of=None) -> "Ruleset":

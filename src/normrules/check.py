@@ -248,17 +248,18 @@ class _Checker(CollectionsChecker):
                           e.name, "input", e.span)
         typ = self.imported_type(sym) if sym.imported else self.types.get(sym.name, T.ErrorT())
         load = T.Load(typ, sym.name, sym.kind, e.span)
-        if sym.entity is None or sym.entity == self.ctx or not self.ctx:
+        entity = self.rule_entities.get(sym.name, sym.entity) if sym.kind == "rule" else sym.entity
+        if entity is None or entity == self.ctx or not self.ctx:
             return load
         ctx_parent = self.r.entities[self.ctx].parent if self.ctx in self.r.entities else None
-        if sym.entity == ctx_parent:
+        if entity == ctx_parent:
             return T.Up(typ, load, self.ctx, e.span)
-        owner = self.r.entities.get(sym.entity)
+        owner = self.r.entities.get(entity)
         if owner is not None and owner.parent == self.ctx:
-            return T.Load(self.error("E349", f"`{sym.name}` is a value of each `{sym.entity}` row; aggregate it here",
-                                     e.span, help=f"e.g. sum({sym.name}), max({sym.name}) or count({sym.entity})"),
+            return T.Load(self.error("E349", f"`{sym.name}` is a value of each `{entity}` row; aggregate it here",
+                                     e.span, help=f"e.g. sum({sym.name}), max({sym.name}) or count({entity})"),
                           sym.name, sym.kind, e.span)
-        return T.Load(self.error("E349", f"`{sym.name}` belongs to `{sym.entity}`, not to `{self.ctx}`", e.span),
+        return T.Load(self.error("E349", f"`{sym.name}` belongs to `{entity}`, not to `{self.ctx}`", e.span),
                       sym.name, sym.kind, e.span)
 
     def imported_type(self, sym) -> T.Type:
@@ -489,7 +490,15 @@ class _Checker(CollectionsChecker):
                 rules.append(sym.name)
             if not e.args:
                 return T.VerdictSet(self.error("E321", f"{e.func}() needs at least one rule", e.span), e.func, (), e.span)
-            return T.VerdictSet(T.VerdictT(), e.func, tuple(dict.fromkeys(rules)), e.span)
+            rules = list(dict.fromkeys(rules))
+            foreign = [r for r in rules if self.rule_entities.get(r, self.ctx) != self.ctx]
+            if foreign:
+                other = self.rule_entities[foreign[0]]
+                return T.VerdictSet(self.error(
+                    "E354", f"`{foreign[0]}` is judged on each `{other}` row, not on `{self.ctx}`", e.span,
+                    help=f"aggregate the rows: e.g. all({foreign[0]} is pass) or any({foreign[0]} is fail)"),
+                    e.func, tuple(rules), e.span)
+            return T.VerdictSet(T.VerdictT(), e.func, tuple(rules), e.span)
         args = tuple(self.expr(a) for a in e.args)
         want = 1 if e.func == "abs" else None
         if (want and len(args) != 1) or (not want and len(args) < 2):
@@ -720,7 +729,9 @@ def check(resolved: Resolved) -> tuple[CheckedRuleset | None, tuple[Diagnostic, 
             results.append(_check_result(ck, d))
     ck.ctx = root
 
-    examples = tuple(_check_example(ck, d) for d in items if isinstance(d, ast.ExampleDecl))
+    from .check_examples import check_example
+
+    examples = tuple(check_example(ck, d) for d in items if isinstance(d, ast.ExampleDecl))
 
     diags = tuple(ck.diags)
     if any(x.severity == "error" for x in diags):
@@ -782,7 +793,7 @@ def _check_param(ck: _Checker, d: ast.ParamDecl) -> CParam:
     if isinstance(x, T.Neg) and isinstance(x.operand, T.Const):
         x = T.Const(x.operand.type, -x.operand.value, x.span, "-" + x.operand.text)
     if not isinstance(x, T.Const):
-        ck.error("E351", f"param `{d.name}` is a literal value", d.expr.span, help="a computed value is a `let`")
+        ck.error("E351", f"param `{d.name}` must be a literal value", d.expr.span, help="a computed value is a `let`")
         return CParam(d.name, typ, T.Const(T.ErrorT(), 0.0, d.span), d.label, d)
     if isinstance(typ, T.NumT) and isinstance(x.type, T.NumT):
         if typ.unit.dimensionality != x.type.unit.dimensionality:
@@ -838,97 +849,3 @@ def _check_result(ck: _Checker, d: ast.ResultDecl) -> CResult:
             otherwise_at = b.span
         branches.append((labels.index(b.label), cond))
     return CResult(d.name, labels, tuple(branches), d.label, d, ck.ctx)
-
-
-def _example_value(ck: _Checker, target_type: T.Type, value, target: str):
-    """The canonical value of a literal in an example, checked against the target's type."""
-    if isinstance(value, ast.Ref) and value.name == "unknown":
-        return None
-    if isinstance(target_type, T.ErrorT):
-        return None
-    if isinstance(target_type, T.VerdictT):
-        if isinstance(value, ast.Ref) and value.name in T.VERDICT_NAMES:
-            return value.name
-        ck.error("E511", f"`{target}` is a rule: expect pass, fail, not_applicable or unknown", value.span)
-        return None
-    if isinstance(target_type, T.LabelT):
-        if isinstance(value, ast.String) and value.value in target_type.labels:
-            return value.value
-        hint = did_you_mean(getattr(value, "value", ""), target_type.labels) if isinstance(value, ast.String) else None
-        ck.error("E511", f"`{target}` is a result: expect one of " + ", ".join(f'"{l}"' for l in target_type.labels)
-                 + " or unknown", value.span, help=hint)
-        return None
-    x = ck.expr(value)
-    if isinstance(x.type, T.ErrorT):
-        return None
-    if not isinstance(x, T.Const) and not (isinstance(x, T.Neg) and isinstance(x.operand, T.Const)):
-        ck.error("E512", "example values are literals (a number with its unit, a quoted category, true/false, a date)", value.span)
-        return None
-    if isinstance(x, T.Neg):
-        x = T.Const(x.operand.type, -x.operand.value, x.span, "-" + x.operand.text)
-    if isinstance(target_type, T.NumT) and isinstance(x.type, T.NumT):
-        if target_type.unit.dimensionality != x.type.unit.dimensionality:
-            ck.error("E513", f"`{target}` is in {target_type.unit.text}, but the example gives {x.type.unit.text}", value.span)
-            return None
-        if x.type.unit.text == "1" and target_type.unit.text in ("percent", "%") and abs(x.value) > 1:
-            ck.error("E309", f"`{target}` is a percentage, but the example gives the plain number {x.text}", value.span,
-                     help=f"write `{x.text} percent` (or the fraction {x.value / 100:g})")
-            return None
-        return float(x.value)
-    if isinstance(target_type, T.TextT) and isinstance(x.type, T.TextT):
-        if x.value not in target_type.categories:
-            hint = did_you_mean(str(x.value), target_type.categories)
-            ck.error("E310", f'"{x.value}" is not a declared category of `{target}`', value.span, help=hint)
-            return None
-        return x.value
-    if isinstance(target_type, T.BoolT) and isinstance(x.type, T.BoolT):
-        return bool(x.value)
-    if isinstance(target_type, T.DateT) and isinstance(x.type, T.DateT) and x.type.precision == target_type.precision:
-        return x.value
-    ck.error("E513", f"`{target}` is a {target_type}, but the example gives a {x.type}", value.span)
-    return None
-
-
-def _check_example(ck: _Checker, d: ast.ExampleDecl) -> CExample:
-    given, expect = [], []
-    for a in d.given:
-        sym = ck.r.lookup(a.target)
-        if sym is None:
-            continue
-        if sym.kind != "input":
-            ck.error("E514", f"`{sym.name}` is a {sym.kind}, not an input: `given` sets inputs only", a.target.span)
-            continue
-        typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
-        given.append((sym.name, _example_value(ck, typ, a.value, sym.name)))
-    for a in d.expect:
-        sym = ck.r.lookup(a.target)
-        if sym is None:
-            continue
-        typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
-        v = _example_value(ck, typ, a.value, sym.name)
-        expect.append((sym.name, v if v is not None else "unknown"))
-    children = []
-    for c in d.children:
-        owner = ck.r.entities.get(c.entity)
-        if owner is None or owner.parent is None:
-            hint = did_you_mean(c.entity, [n for n, e in ck.r.entities.items() if e.parent is not None])
-            ck.error("E515", f"`{c.entity}` is not a child entity", c.entity_span, help=hint)
-            continue
-        rows = []
-        for a in c.given:
-            sym = ck.r.lookup(a.target)
-            if sym is None:
-                from .resolve import imported_symbol
-
-                found = [x for alias, imp in ck.r.imports.items()
-                         if (x := imported_symbol(alias, imp, a.target.name)) is not None and x.kind == "input"]
-                if not found:
-                    continue
-                sym = found[0]
-            if sym.kind != "input" or sym.entity != c.entity:
-                ck.error("E514", f"`{sym.name}` is not an input of `{c.entity}`", a.target.span)
-                continue
-            typ = ck.imported_type(sym) if sym.imported else ck.types.get(sym.name, T.ErrorT())
-            rows.append((a.target.name if sym.imported else sym.name, _example_value(ck, typ, a.value, sym.name)))
-        children.append((c.entity, tuple(rows)))
-    return CExample(d.name, tuple(given), tuple(expect), d, tuple(children))

@@ -79,7 +79,7 @@ class CollectionsChecker:
         nkeys = len(d.keys)
         for values, span in raw_rows:
             if len(values) != len(fields):
-                self.error("E332", f"a row of `{d.name}` has {len(values)} values; the table has {len(fields)} fields "
+                self.error("E332", f"a row of `{d.name}` has {len(values)} value(s); the table has {len(fields)} fields "
                            f"({', '.join(n for n, _, _ in fields)})", span)
                 continue
             out = []
@@ -261,9 +261,11 @@ class CollectionsChecker:
         node = arg.value if isinstance(arg, ast.Where) else arg
         for ref in (n for n in ast.walk(node) if isinstance(n, ast.Ref)):
             sym = self.r.lookup(ref)
-            if sym is not None and sym.entity in children:
-                return sym.entity
-        return children[0] if len(children) == 1 else None
+            owner = self.rule_entities.get(sym.name) if sym is not None and sym.kind == "rule" else \
+                (sym.entity if sym is not None else None)
+            if owner in children:
+                return owner
+        return None
 
     def aggregate(self, e: ast.Call) -> T.TExpr:
         if len(e.args) != 1:

@@ -21,9 +21,10 @@ validated by normrules itself, with the same rules as when a table is read, and 
 and category checks (``invalid="unknown"`` reads out-of-range values and undeclared categories as
 unknown, as :meth:`Ruleset.evaluate <normrules.api.Ruleset.evaluate>` does).
 
-One entity is evaluated by the scalar interpreter (:mod:`normrules.reference`, the executor's
-specification, tested against it) on precomputed per-ruleset state, which keeps a call in the
-tens of microseconds; :func:`explain` runs the vectorized executor on the one row.
+One entity is evaluated by closures compiled once per ruleset from its typed expression trees,
+with exactly the semantics of the reference interpreter (:mod:`normrules.reference`, the
+specification the vectorized executor is tested against), which keeps a call in the tens of
+microseconds; :func:`evaluate_row` and :func:`explain` run the vectorized executor on the one row.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import numpy as np
 from . import explain as _explain_module
 from . import types as T
 from .errors import DataError, did_you_mean
-from .execute import NO_LABEL
 from .execute import REL_TOL
 from .reference import _compare, _round
 
@@ -160,6 +160,8 @@ class _InputSpec:
                 return None
             return value
         if kind == "text":
+            if isinstance(raw, (int, np.integer)) and not isinstance(raw, (bool, np.bool_)):
+                raw = str(raw)                  # as a table column of integers is read
             if isinstance(raw, str):
                 s = raw.strip()
                 if not s:
@@ -724,7 +726,6 @@ class _Prepared:
         self.children_of_root = [e.name for e in c.entities if e.parent == c.entity]
         self.child_inputs = {e: [_InputSpec(i) for i in c.inputs if i.entity == e] for e in self.children_of_root}
         self.child_keys = {e.name: e.key for e in c.entities if e.parent is not None}
-        self.has_as_of = any(s.name == "as_of" for s in self.inputs)
         self.imports = [(alias, prepare(sub)) for alias, sub in c.imports]
         by_name = c.by_name()
         steps = []
@@ -764,10 +765,11 @@ class _Prepared:
         c = self.checked
         out, taken = [], set()
         imports = dict(c.imports)
+        by_name = c.by_name()
         for kind, name in self.ruleset.plan.steps:
             if kind not in ("value", "rule", "result", "import"):
                 continue
-            item = c.by_name().get(name)
+            item = by_name.get(name)
             if item is None and "." in name:
                 alias, rest = name.split(".", 1)
                 sub = imports.get(alias)

@@ -140,10 +140,8 @@ class Entities:
 
 
 class _Eval:
-    def __init__(self, env: dict[str, Col], entities: Entities, counters: Counters, params=(), tables=(),
-                 owners: dict[str, str] | None = None):
+    def __init__(self, env: dict[str, Col], entities: Entities, counters: Counters, params=(), tables=()):
         self.env = env
-        self.owners = owners or {}                 # rule id → entity it is judged on
         self.entities = entities
         self.counters = counters
         self.params = {p.name: p for p in params}
@@ -305,15 +303,8 @@ class _Eval:
         reduce = np.minimum if e.name == "min" else np.maximum
         return Col(reduce.reduce([a.data for a in args]), known)
 
-    def rule_codes(self, rule_id: str) -> np.ndarray:
-        """A rule's verdict codes per row of the current entity (a parent's rule: per child row)."""
-        codes = self.env[rule_id].data
-        if self.owners.get(rule_id, self.ctx) != self.ctx and self.entities.parents.get(self.ctx) == self.owners[rule_id]:
-            codes = codes[self.entities.parent_rows[self.ctx]]
-        return codes
-
     def verdict_set_codes(self, e: T.VerdictSet) -> np.ndarray:
-        codes = [self.rule_codes(r) for r in e.rules] if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
+        codes = [self.env[r].data for r in e.rules] if e.rules else np.full((1, self.n), T.NOT_APPLICABLE, np.int8)
         return combine_verdicts(e.func, codes, self.n)
 
     def e_VerdictSet(self, e: T.VerdictSet, active):
@@ -358,7 +349,7 @@ class _Eval:
             value = self.ev(e.value, child_active & included) if e.value is not None else None
         finally:
             self.enter(previous)
-        count = np.bincount(rows, weights=included, minlength=n_parent)
+        count = _sums(rows, included, n_parent)
         if value is not None:
             undecided = undecided | (included & ~value.known)
             good = included & value.known
@@ -367,7 +358,7 @@ class _Eval:
         unknown_rows = np.bincount(rows, weights=undecided, minlength=n_parent) > 0
         known = ~unknown_rows & (count > 0)
         if e.func in ("sum", "mean"):
-            total = np.bincount(rows, weights=np.where(good, value.data, 0.0), minlength=n_parent)
+            total = _sums(rows, np.where(good, value.data, 0.0), n_parent)
             data = total if e.func == "sum" else total / np.where(count > 0, count, 1.0)
         elif e.func in ("min", "max"):
             ufunc = np.minimum if e.func == "min" else np.maximum
@@ -377,7 +368,7 @@ class _Eval:
             data = count
         else:
             truth = good & _bool(value.data)
-            trues = np.bincount(rows, weights=truth, minlength=n_parent)
+            trues = _sums(rows, truth, n_parent)
             if e.func == "share":
                 data = trues / np.where(count > 0, count, 1.0)
             elif e.func == "any":
@@ -465,6 +456,12 @@ class _Eval:
         return Col(data[safe], known & (row >= 0) & cell_known[safe])
 
 
+def _sums(rows: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Per parent row, the sum of ``weights`` over its child rows, added in child-row order. Always
+    float64: ``np.bincount`` of no rows at all gives int64 zeros, which later arithmetic cannot take."""
+    return np.bincount(rows, weights=weights, minlength=n).astype(np.float64, copy=False)
+
+
 def kleene(op: str, a: Col, b: Col) -> Col:
     """Three-valued ``and``/``or`` (Kleene): ``false and unknown`` is false, ``true or unknown`` is true."""
     if op == "and":
@@ -546,7 +543,7 @@ def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
     owner.update({r.id: r.entity or rs.entity for r in rs.rules})
     env: dict[str, Col] = dict(imported or {})
     counters = Counters()
-    ev = _Eval(env, entities, counters, rs.params, rs.tables, {r.id: owner[r.id] for r in rs.rules})
+    ev = _Eval(env, entities, counters, rs.params, rs.tables)
     with np.errstate(all="ignore"):
         for kind, name in plan.steps:
             if kind in ("param", "table", "import"):

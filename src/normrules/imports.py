@@ -137,6 +137,9 @@ class ImportLoader:
         try:
             original = compile_module(module, loader)
         except CheckFailed as exc:
+            cycle = next((d for d in exc.errors if d.code == "E215"), None)
+            if cycle is not None:
+                return None, [Diagnostic("E215", cycle.message, decl.span)]
             return None, [Diagnostic("E216", f"the imported ruleset `{entry.id}` does not compile", decl.span,
                                      notes=tuple(Note(d.span, d.message) for d in exc.errors[:5]))]
         if not overrides:

@@ -182,8 +182,7 @@ class Interpreter:
         return self.verdict_set(e)
 
     def verdict_set(self, e) -> int:
-        # rule ids are unique: a rule not of this row's entity is its parent's (the root's)
-        codes = [self.env[r] if r in self.env else self.root[r] for r in e.rules]
+        codes = [self.env[r] for r in e.rules]
         if e.func == "all":
             if T.FAIL in codes:
                 return T.FAIL

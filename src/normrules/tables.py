@@ -116,6 +116,18 @@ def _as_strings(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
 
 
+def _reject_duplicate_keys(keys: np.ndarray, column: str, entity: str) -> None:
+    """A key given twice (a ledger entry counted twice) is an error naming the second row."""
+    arr = pa.array(keys.astype(str).tolist(), pa.string())
+    if len(pc.unique(arr)) == len(arr):
+        return
+    order = np.argsort(keys.astype(str), kind="stable")
+    ordered = keys.astype(str)[order]
+    second = order[1:][ordered[1:] == ordered[:-1]][0]
+    raise DataError(f"{entity} key `{keys[second]}` appears twice (double counting)", column=column,
+                    row=int(second) + 1)
+
+
 class RowNumbers:
     """The keys "1", "2", … of a table without a key column, made only when someone reads them."""
 
@@ -168,6 +180,7 @@ class InputReader:
                     raise DataError(f"no table for `{ent.name}`")
                 tables = dict(tables)
                 tables[ent.name] = {}
+                self.warnings.append(f"no table for `{ent.name}`: every {ent.parent} has no {ent.name} rows")
         order = [rs.entity] + [e.name for e in rs.entities if e.parent is not None]
         for name in order:
             c, n, k, extra = self.read(tables[name], entity=name, want=rs.key_of(rs.parent_of(name))
@@ -175,6 +188,8 @@ class InputReader:
             cols.update(c)
             sizes[name], keys[name] = n, k
             parent = rs.parent_of(name)
+            if parent is not None and not isinstance(k, RowNumbers):
+                _reject_duplicate_keys(k, rs.key_of(name), name)
             if parent is not None:
                 parents[name] = parent
                 pkey = rs.key_of(parent)

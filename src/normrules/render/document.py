@@ -135,7 +135,7 @@ class _Builder:
         self.t = TEXT[lang]
         self.source = self.c.module.source
         self.n = Notation(self.source, lang, getattr(self.c.module, "file", None))
-        self.value_exprs = {v.name: v.expr for v in self.c.values}
+        self.value_exprs = {v.name: v.expr for v in self.c.values} | {p.name: p.expr for p in self.c.params}
 
     # ------------------------------------------------------------------ pieces
     def label(self, item_or_label) -> str:

@@ -209,14 +209,21 @@ class Notation:
                 pairs = self.branches(definition)
                 if len(pairs) > 1:
                     for cond, value in pairs:
-                        out.append(f"{subject} {op} {self.expr(value)}{self._condition_note(cond)}")
+                        out.append(f"{subject} {op} {self._limit_value(value, values)}{self._condition_note(cond)}")
                     continue
                 if _is_constant(definition):
                     out.append(f"{subject} {op} {self.expr(definition)}（{right.name}）" if self.lang == "zh"
                                else f"{subject} {op} {self.expr(definition)} ({right.name})")
                     continue
-            out.append(f"{subject} {op} {self.expr(right)}")
+            out.append(f"{subject} {op} {self._limit_value(right, values)}")
         return out
+
+    def _limit_value(self, value, values: dict) -> str:
+        """A limit as text; a param is shown with its value: ``0.3 t CO2/tce（core_limit_large）``."""
+        if isinstance(value, T.Load) and value.kind == "param" and value.name in values:
+            shown = self.expr(values[value.name])
+            return f"{shown}（{value.name}）" if self.lang == "zh" else f"{shown} ({value.name})"
+        return self.expr(value)
 
     def _condition_note(self, cond: str | None) -> str:
         if self.lang == "zh":
