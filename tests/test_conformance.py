@@ -44,7 +44,8 @@ SUITE = ROOT / "grammar" / "conformance"
 VALID = sorted((SUITE / "valid").glob("*.nr"))
 INVALID = sorted((SUITE / "invalid").glob("*.nr"))
 COMPILER_SOURCES = [ROOT / "src" / "normrules" / f
-                    for f in ("parse.py", "resolve.py", "imports.py", "check.py", "check_collections.py", "graph.py")]
+                    for f in ("parse.py", "resolve.py", "imports.py", "check.py", "check_collections.py", "check_examples.py",
+                              "graph.py")]
 IMPORTS = SUITE / "invalid" / "imports"
 SHIPPED = ROOT / "rulesets"
 
@@ -58,11 +59,7 @@ OPTIONS: dict[str, dict] = {
 
 # Codes the compiler has but no ruleset can make it report today; each has a strict xfail below
 # that turns into a failure once the code is reported, so that this set is kept up to date.
-UNREACHABLE = {
-    "E215": "an import cycle is reported as E216 'the imported ruleset … does not compile' of the first "
-            "import in the chain; the cycle's own message is lost "
-            "(see test_an_import_cycle_is_reported_today_as_a_broken_import)",
-}
+UNREACHABLE: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -447,19 +444,11 @@ def test_e214_unknown_ruleset_version_or_revision_in_force():
                          "effective 2019-01-01, 2024 final effective 2025-01-01, 2026 draft effective 2026-01-01)")
 
 
-@pytest.mark.xfail(strict=True, reason=UNREACHABLE["E215"])
 def test_e215_import_cycle():
     d = _diag("070_import_cycle", "E215")
-    assert d.message == "import cycle: cycle.a → cycle.b → cycle.a"
-
-
-def test_an_import_cycle_is_reported_today_as_a_broken_import():
-    # what 070 gives until E215 reaches the importing file (see UNREACHABLE)
-    d = _diag("070_import_cycle", "E216")
+    assert d.message == "import cycle: bad.import_cycle → cycle.a → cycle.b → cycle.a"
     assert _at(d) == (11, 1)
-    assert d.message == "the imported ruleset `cycle.a` does not compile"
-    assert [(n.span.file, n.span.line, n.message) for n in d.notes] == [
-        (str(IMPORTS / "cycle_a.nr"), 10, "the imported ruleset `cycle.b` does not compile")]
+    assert d.help is None
 
 
 def test_e216_imported_ruleset_does_not_compile():
@@ -776,9 +765,9 @@ def test_e330_e331_e332_e333_e334_table_declarations():
     assert (d.message, d.help) == ("table `no_rows` has no rows", 'add `row …` lines or `rows from "file.csv"`')
     d = _diag("073_table_declarations", "E332")
     assert (_at(d), d.span.end_col) == ((26, 7), 20)  # the row's values: `"N2O", 265, 1`
-    assert d.message == "a row of `gwp` has 3 values; the table has 2 fields (gas, value)"
+    assert d.message == "a row of `gwp` has 3 value(s); the table has 2 fields (gas, value)"
     assert d.help is None
-    assert _diag("073_table_declarations", "E332", 1).message == ("a row of `gwp` has 1 values; the table has 2 "
+    assert _diag("073_table_declarations", "E332", 1).message == ("a row of `gwp` has 1 value(s); the table has 2 "
                                                                  "fields (gas, value)")
     d = _diag("073_table_declarations", "E333")
     assert _at(d) == (27, 7)  # the second row with the key
@@ -901,13 +890,19 @@ def test_e348_e349_e350_entity_contexts():
     assert d.help is None
 
 
+def test_e354_child_verdicts_in_a_parent_result():
+    d = _diag("087_child_verdicts_in_parent", "E354")
+    assert d.message == "`bom.light` is judged on each `line` row, not on `module`"
+    assert d.help == "aggregate the rows: e.g. all(bom.light is pass) or any(bom.light is fail)"
+
+
 def test_e351_params_are_literals():
     d = _diag("082_params", "E351")
     assert _at(d) == (13, 20)
-    assert d.message == "param `a` is a literal value"
+    assert d.message == "param `a` must be a literal value"
     assert d.help == "a computed value is a `let`"
     assert [(x.code, x.message) for x in _diags("082_params")][1:] == [
-        ("E351", "param `b` is a literal value"),
+        ("E351", "param `b` must be a literal value"),
         ("E324", "`c` is declared in tce/yr but its value is in t CO2/yr"),
         ("E324", "`d` is declared as boolean but its value is a number"),
         ("E310", '"AR4" is not a declared category'),
