@@ -30,8 +30,9 @@ every ``group.*`` glob is complete when it is used)::
     inputs → child lets → lets → rules a.* → lets → child lets → rules b.* → result r0
            → child rules k.* and child result → rules c.* → result r1
 
-Child rules are never referenced (the checker wraps a child rule read in a child row in ``Up``:
-see ``tests/test_collections.py::test_child_rule_read_by_a_child_rule``).
+A line reads its site's rules one by one (``a.r0``, ``a.r0 is fail``), never in a verdict set
+(``all(a.*)`` in a child row is error E354); later lines' rules, the line result and the sites'
+aggregates read the line rules ``k.*``.
 
 Every numeric literal is a "nice" quantity drawn from a per-dimension pool and written in one of
 several units of its dimension (``300 kg CO2/tce`` is ``0.3 t CO2/tce``); the data draw from the same
@@ -243,7 +244,8 @@ def lookup(draw, ctx: Ctx, want: str, depth: int) -> str:
 
 def _reads_own(ctx: Ctx, text: str) -> bool:
     """Whether an expression (as written) reads a value of the child row itself."""
-    return re.search(r"(?<![\w.\"])(?:%s\.)?(?:%s)\b" % (CHILD, "|".join(sorted(ctx.own))), text) is not None
+    names = "|".join(re.escape(name) for name in sorted(ctx.own))
+    return re.search(r"(?<![\w.\"])(?:%s\.)?(?:%s)\b" % (CHILD, names), text) is not None
 
 
 AGGREGATES = ("sum", "mean", "min", "max", "count", "share", "any", "all")
@@ -270,7 +272,8 @@ def aggregate(draw, ctx: Ctx, dim: str | None, depth: int, func: str | None = No
         if not _reads_own(child, arg):
             arg = f"({arg} {_pick(draw, ('+', '-'))} {CHILD_LEAF[dim]})"
     if draw(st.booleans()):
-        arg += f" where {bool_expr(draw, child, depth)}"
+        cond = child_anchor(draw, child) if draw(st.booleans()) else bool_expr(draw, child, depth)
+        arg += f" where {cond}"
     text = f"{func}({arg})"
     if draw(st.booleans()):
         text += " default " + (_pick(draw, ("true", "false")) if dim is None else literal(draw, ctx, dim))
@@ -588,7 +591,7 @@ def child_anchor(draw, child: Ctx) -> str:
 
 
 def child_rule_decl(draw, child: Ctx, rule_id: str, depth: int) -> str:
-    """A rule judged per line. Never referenced by anything (see the module's docstring)."""
+    """A rule judged per line (its requirement reads a line's own input)."""
     lines = [f"rule {rule_id}", f"  severity {_pick(draw, ('mandatory', 'guidance'))}"]
     if draw(st.booleans()):
         lines.append(f"  applies when {bool_expr(draw, child, draw(st.integers(0, depth)))}")
@@ -754,6 +757,8 @@ def ruleset_source(draw, ctx: Ctx, depth: int, shape: Shape = Shape()) -> str:
     if child is not None:
         for i in range(draw(st.integers(0, 2))):
             parts.append(child_rule_decl(draw, child, f"k.r{i}", depth))
+            child.rules.append(f"k.r{i}")      # later lines' rules, result and the sites' aggregates read it
+            child.own.add(f"k.r{i}")
         if draw(st.booleans()):
             text, labels = result_decl(draw, child, "lr", depth, first=child_anchor(draw, child))
             parts.append(text)
@@ -782,11 +787,12 @@ class Case:
         return out + "\n)"
 
 
-def number_cell(draw, inp: NumInput, ctx: Ctx, energy: Decimal | None):
-    """One value in the input's declared unit: None (missing), a Decimal quantity or a float."""
+def number_cell(draw, inp: NumInput, ctx: Ctx, energy: Decimal | None, complete: bool = False):
+    """One value in the input's declared unit: None (missing), a Decimal quantity or a float.
+    ``complete``: never missing."""
     own = [lit.quantity for lit in ctx.literals if lit.dim == inp.dim]
     intensity = [lit.quantity for lit in ctx.literals if lit.dim == "I"] + list(POOLS["I"])
-    kinds = ["pool", "missing", "zero", "float"] + (["limit", "limit"] if own else [])
+    kinds = ["pool", "zero", "float"] + ([] if complete else ["missing"]) + (["limit", "limit"] if own else [])
     if inp.dim == "C" and energy is not None:
         kinds.append("on_intensity")     # co2 = energy × an intensity limit: C / E lands on the limit
     kind = _pick(draw, kinds)
@@ -835,22 +841,27 @@ def table(draw, ctx: Ctx, shape: Shape = Shape()) -> dict:
 
 def child_table(draw, ctx: Ctx, n_parents: int, bad_units: bool) -> dict:
     """Lines: 0–3 per site, in shuffled order, naming their site in the column `id`. With
-    ``bad_units``, the first line is 1 cell (which converts to no mass unit)."""
+    ``bad_units``, the first line is 1 cell (which converts to no mass unit). A third of the line
+    tables have no missing or invalid value: aggregates over them are known more often, so their
+    values (not only their unknown states) are compared."""
     parents = [p for p in range(n_parents) for _ in range(draw(st.integers(0, 3)))]
     parents = [parents[i] for i in draw(st.permutations(range(len(parents))))] or ([0] if bad_units else [])
     m = len(parents)
+    complete = draw(st.integers(0, 2)) == 0
+    holes = () if complete else (None,)
     out: dict = {"id": [f"s{p}" for p in parents]}
     for inp in CHILD_NUM_INPUTS:
-        out[inp.name] = _floats(number_cell(draw, inp, ctx, None) for _ in range(m))
+        out[inp.name] = _floats(number_cell(draw, inp, ctx, None, complete) for _ in range(m))
     for name in CHILD_BOOL_INPUTS:
-        out[name] = draw(st.lists(st.sampled_from([True, False, None]), min_size=m, max_size=m))
+        out[name] = draw(st.lists(st.sampled_from((True, False) + holes), min_size=m, max_size=m))
     for name in CHILD_TEXT_INPUTS:
-        out[name] = draw(st.lists(st.sampled_from(CATEGORIES + (None, "other")), min_size=m, max_size=m))
-    units = MASS_UNITS + (None,) + (("cell", "cell") if bad_units else ())
+        out[name] = draw(st.lists(st.sampled_from(CATEGORIES + holes + (() if complete else ("other",))),
+                                  min_size=m, max_size=m))
+    units = MASS_UNITS + holes + (("cell", "cell") if bad_units else ())
     out[CHILD_UNIT] = draw(st.lists(st.sampled_from(units), min_size=m, max_size=m))
     if bad_units:
         out[CHILD_UNIT][0], out["qty"][0] = "cell", 1.0
-    elif draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
+    elif not complete and draw(st.integers(0, 9)) == 0:     # sometimes a column is absent altogether
         del out[_pick(draw, sorted(k for k in out if k != "id"))]
     return out
 
@@ -914,3 +925,53 @@ def park_table(n: int, seed: int = 0, missing: float = 0.05) -> dict:
         "solid_waste_util": holes(rng.uniform(0, 100, n)),
         "waste_heat_util": holes(rng.uniform(0, 100, n)),
     }
+
+
+# ------------------------------------------------------------------ the PV footprint rulesets
+
+PV_PROCESSES = ("polysilicon", "ingot", "wafer", "cell", "glass", "glass_tempering", "eva", "pet", "pvf")
+PV_COUNTRIES = ("CN", "FR", "DE", "US")
+# the unit of each process's factor in rulesets/iec/pv_module_cfp.nr (`pv_factor.unit`)
+PV_PROCESS_UNIT = ("kg", "kg", "wafer", "cell", "kg", "kg", "kg", "kg", "kg")
+PV_UNITS = ("kg", "g", "t", "wafer", "cell")        # the categories of `line.unit`, in declared order
+# a typical quantity of each process in one module, in the process's unit
+PV_TYPICAL = np.array([1.0, 1.2, 110.0, 110.0, 12.0, 12.0, 1.0, 0.5, 0.1])
+
+
+def pv_tables(n: int, lines: int = 10, seed: int = 0, missing: float = 0.02, arrow: bool = False):
+    """Data for ``rulesets/iec/pv_module_cfp.nr`` and ``rulesets/intl/pv_export_markets.nr``: ``n``
+    modules (``module_id`` 0…n-1, ``rated_power`` [W], ``project_capacity`` [kW]) and ``lines`` BOM
+    lines per module, module by module (``module_id``, ``process``, ``country``, ``quantity``,
+    ``unit``). Every line's unit fits its process (kg, g or t of a material; wafers; cells), so
+    no conversion fails; about ``missing`` of the quantities and of the rated powers are missing
+    (NaN). Text columns are numpy object arrays, or with ``arrow`` Arrow dictionary arrays (cheap
+    to build for 10⁷ lines). Returns ``(modules, lines, codes)``: ``codes`` holds the integer codes
+    behind the line columns (``module``, ``process``, ``country``, ``unit``: indexes into the module
+    rows, PV_PROCESSES, PV_COUNTRIES and PV_UNITS) for hand-written reference computations."""
+    rng = np.random.default_rng(seed)
+    m = n * lines
+    module = np.repeat(np.arange(n, dtype=np.int64), lines)
+    process = rng.integers(0, len(PV_PROCESSES), m)
+    country = rng.integers(0, len(PV_COUNTRIES), m)
+    is_mass = np.array([u == "kg" for u in PV_PROCESS_UNIT])[process]
+    mass_unit = rng.integers(0, 3, m)                                   # kg, g, t
+    own_unit = np.array([PV_UNITS.index(u) for u in PV_PROCESS_UNIT])[process]
+    unit = np.where(is_mass, mass_unit, own_unit)
+    quantity = PV_TYPICAL[process] * rng.uniform(0.5, 1.5, m) * np.array([1.0, 1000.0, 0.001, 1.0, 1.0])[unit]
+    quantity[rng.random(m) < missing] = np.nan
+    rated_power = rng.choice([350.0, 400.0, 450.0, 550.0, 1000.0], n)
+    rated_power[rng.random(n) < missing] = np.nan
+    capacity = rng.choice([50.0, 99.0, 100.0, 250.0], n)
+
+    def text(codes, categories):
+        if arrow:
+            import pyarrow as pa
+
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(categories))
+        return np.array(categories, dtype=object)[codes]
+
+    modules = {"module_id": np.arange(n, dtype=np.int64), "rated_power": rated_power, "project_capacity": capacity}
+    rows = {"module_id": module, "process": text(process, PV_PROCESSES), "country": text(country, PV_COUNTRIES),
+            "quantity": quantity, "unit": text(unit, PV_UNITS)}
+    codes = {"module": module, "process": process, "country": country, "unit": unit}
+    return modules, rows, codes
