@@ -16,6 +16,7 @@ modules (parents) or over lines.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import Counter
 from pathlib import Path
@@ -43,12 +44,15 @@ def trace_lines(fn) -> Counter:
             lines[(frame.f_code.co_filename, frame.f_lineno)] += 1
         return tracer
 
+    gc.collect()
+    gc.disable()              # see profile_calls
     old = sys.gettrace()
     sys.settrace(tracer)
     try:
         fn()
     finally:
         sys.settrace(old)
+        gc.enable()
     return lines
 
 
@@ -63,12 +67,17 @@ def profile_calls(fn) -> Counter:
         elif event == "c_call":
             calls[("c_call", getattr(arg, "__qualname__", None) or repr(arg))] += 1
 
+    # garbage collection runs callbacks of other libraries (hypothesis registers one) at moments
+    # that depend on allocation history, not on the code under test: keep it out of the count
+    gc.collect()
+    gc.disable()
     old = sys.getprofile()
     sys.setprofile(hook)
     try:
         fn()
     finally:
         sys.setprofile(old)
+        gc.enable()
     return calls
 
 
