@@ -391,7 +391,9 @@ def bool_atom(draw, ctx: Ctx, depth: int, verdict: bool, cmp: bool = True) -> st
     """A condition that is not built from other conditions with and/or/not/if/case."""
     kinds = (["cmp"] if cmp else []) + ["const", "flag", "known", "text_eq", "text_in", "bool_eq"]
     if ctx.rules:
-        kinds += ["rule_is"] + (["set_is"] if ctx.sets else []) + (["rule"] + (["set"] if ctx.sets else []) if verdict else [])
+        kinds += ["rule_is"] + (["set_is"] if ctx.sets else [])
+        if verdict:
+            kinds += ["rule"] + (["set"] if ctx.sets else [])
     if ctx.results:
         kinds += ["result_eq"]
     if ctx.child is not None:
@@ -651,7 +653,8 @@ def table_decls(draw, ctx: Ctx) -> list[str]:
             lines.append(f'  row "{k}", {table_cell(draw, "I", Decimal(1000))}, {table_cell(draw, "D", Decimal(1))}, '
                          f'{_pick(draw, ("true", "false"))}, "{_pick(draw, CONVERT_TARGETS)}"')
         out.append("\n".join(lines))
-        ctx.tables.append(TableInfo("t_kind", ("text",), (cats,), (("f", "I"), ("g", "D"), ("b", "bool"), ("u", "unit"))))
+        columns = (("f", "I"), ("g", "D"), ("b", "bool"), ("u", "unit"))
+        ctx.tables.append(TableInfo("t_kind", ("text",), (cats,), columns))
     if "t_pair" in which:
         pairs = draw(st.lists(st.tuples(st.sampled_from(CATEGORIES), st.sampled_from(CATEGORIES)),
                               min_size=1, max_size=4, unique=True))

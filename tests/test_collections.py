@@ -12,7 +12,10 @@
 * the PV footprint (``rulesets/iec/pv_module_cfp.nr``): g → kg converted per line; a line whose
   unit cannot be converted into its process's unit (kg of cells) is a data error naming the row;
 * ``normrules eval rulesets/intl/pv_export_markets.nr --input module=… --input line=…`` with CSV
-  files.
+  files;
+* the reader's fast paths give what the general ones give: integer keys link like their texts,
+  dictionary-encoded text reads like plain text (also an undeclared category), a sum ignores a
+  missing value its `where` excludes, an empty cell of a table file is unknown.
 """
 
 from __future__ import annotations
@@ -146,7 +149,8 @@ def test_no_child_table_at_all_is_every_parent_without_children(sites):
 
 
 def test_missing_child_value_makes_the_aggregate_unknown_unless_filtered_out(sites):
-    lines = _lines(site_id=["A", "A", "B"], co2=[1, np.nan, 2], fuel=["gas", "coal", "coal"], metered=[True, None, True])
+    lines = _lines(site_id=["A", "A", "B"], co2=[1, np.nan, 2], fuel=["gas", "coal", "coal"],
+                   metered=[True, None, True])
     ev = sites.evaluate({"site_id": ["A", "B"], "limit": [10.0, 10.0]}, children={"line": lines})
     assert math.isnan(ev.values("total")[0]) and ev.values("total")[1] == 2.0
     assert math.isnan(ev.values("coal")[0])                            # the unknown line is a coal line
@@ -226,7 +230,8 @@ def test_lookup_misses_are_counted_and_shown_in_the_summary(sites):
     ev = sites.evaluate({"site_id": SITE_IDS, "limit": [1.0] * 3}, children={"line": lines})
     assert ev.counters.total_lookup_misses == 2                        # two oil lines; the missing fuel is no miss
     ((table, span), count), = ev.counters.lookup_misses.items()
-    assert table == "ef" and count == 2 and span.line == SITES.splitlines().index("let line.fossil : percent = ef[fuel].share") + 1
+    assert table == "ef" and count == 2
+    assert span.line == SITES.splitlines().index("let line.fossil : percent = ef[fuel].share") + 1
     summary = _summary(ev)
     assert f"no row in table `ef` (unknown): 2 at {span}" in summary
 
@@ -307,7 +312,8 @@ def test_cli_eval_export_markets_with_module_and_line_csvs(tmp_path):
     assert float(rows["M2"]["pcr.cfp_per_kw [kg CO2e/kW]"]) == pytest.approx(549.9835, rel=1e-9)
     assert rows["M3"]["pcr.cfp_per_kw [kg CO2e/kW]"] == ""
     assert (rows["M1"]["fr.cre"], rows["M2"]["fr.cre"], rows["M3"]["fr.cre"]) == ("pass", "not_applicable", "unknown")
-    assert (rows["M1"]["us.epeat_low"], rows["M1"]["us.epeat_ultra"], rows["M1"]["epeat"]) == ("pass", "fail", "low carbon")
+    m1 = rows["M1"]
+    assert (m1["us.epeat_low"], m1["us.epeat_ultra"], m1["epeat"]) == ("pass", "fail", "low carbon")
     assert rows["M2"]["kr.best_class"] == "pass" and rows["M3"]["epeat"] == "unknown"
     assert all(r["_ruleset"] == "intl.pv_export_markets@2025" for r in rows.values())
     assert "3 module entities evaluated" in result.stderr
@@ -362,3 +368,79 @@ let site.s = sum(w) default 0 t CO2/yr
                      children={"line": {"id": ["A", "B", "A"], "c": np.array([1.0, 2.0, 3.0])}})
     assert list(ev.values("w")) == [1.0, 0.0, 3.0]
     assert list(ev.values("s")) == [4.0, 0.0]
+
+
+# ------------------------------------------------------------------ fast paths read the same
+
+
+def test_sum_with_where_ignores_a_missing_value_it_excludes(sites):
+    lines = _lines(site_id=["A", "A", "A"], co2=[2, np.nan, 4], fuel=["coal", "gas", "coal"], metered=[True] * 3)
+    ev = sites.evaluate({"site_id": ["A"], "limit": [1.0]}, children={"line": lines})
+    assert ev.values("coal")[0] == 6.0                                 # the gas line's missing co2 is not summed
+    assert math.isnan(ev.values("total")[0])
+
+
+def test_integer_keys_link_like_text_keys(sites):
+    import pyarrow as pa
+
+    roots = {"site_id": np.array([10, 30, 20]), "limit": [10.0, 10.0, 10.0]}
+    lines = _lines(site_id=np.array([20, 10, 20]), co2=[1, 2, 3], fuel=["gas"] * 3, metered=[True] * 3)
+    ev = sites.evaluate(roots, children={"line": lines})
+    assert ev.values("total")[0] == 2.0 and ev.values("total")[2] == 4.0
+    assert math.isnan(ev.values("total")[1]) and list(ev.keys) == ["10", "30", "20"]
+    # integers on one side and text on the other still match as text
+    text_lines = dict(lines, site_id=["20", "10", "20"])
+    assert np.array_equal(sites.evaluate(roots, children={"line": text_lines}).values("total"), ev.values("total"),
+                          equal_nan=True)
+    wide = {"site_id": pa.array([1, 10**12], pa.int64()), "limit": [1.0, 1.0]}          # too sparse for a table
+    wide_lines = _lines(site_id=pa.array([10**12, 1], pa.int64()), co2=[5, 6], fuel=["gas"] * 2, metered=[True] * 2)
+    assert list(sites.evaluate(wide, children={"line": wide_lines}).values("total")) == [6.0, 5.0]
+
+
+def test_integer_keys_missing_parent_and_duplicates_are_data_errors(sites):
+    roots = {"site_id": np.array([1, 2, 3]), "limit": [1.0] * 3}
+    with pytest.raises(DataError, match="`7` matches no site") as info:
+        sites.evaluate(roots, children={"line": _lines(site_id=np.array([1, 7]), co2=[1, 1], fuel=["gas"] * 2,
+                                                       metered=[True] * 2)})
+    assert info.value.row == 2
+    with pytest.raises(DataError, match="site key `2` appears twice"):
+        sites.evaluate({"site_id": np.array([1, 2, 2]), "limit": [1.0] * 3},
+                       children={"line": _lines(site_id=np.array([1]), co2=[1], fuel=["gas"], metered=[True])})
+
+
+def test_dictionary_encoded_text_reads_like_plain_text(sites):
+    import pyarrow as pa
+
+    fuel = [" coal", "gas", None, "oil", "", "gas"]
+    plain = _lines(site_id=["A"] * 6, co2=[1, 2, 3, 4, 5, 6], fuel=fuel, metered=[True] * 6)
+    coded = dict(plain, fuel=pa.array(fuel).dictionary_encode())
+    roots = {"site_id": ["A"], "limit": [1.0]}
+    a = sites.evaluate(roots, children={"line": plain})
+    b = sites.evaluate(roots, children={"line": coded})
+    for name in ("fuel", "fossil"):
+        assert np.array_equal(a.columns[name].known, b.columns[name].known), name
+        known = a.columns[name].known
+        assert np.array_equal(a.columns[name].data[known], b.columns[name].data[known]), name
+    for name in ("coal", "total", "fossil_max"):      # unknown: the fuel of two lines is missing
+        assert np.array_equal(a.values(name), b.values(name), equal_nan=True), name
+    # an undeclared category: an error naming the row, or unknown and counted
+    bad = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 1], pa.int8()), pa.array(["gas", "wood"]))
+    lines = _lines(site_id=["A"] * 4, co2=[1, 2, 3, 4], fuel=bad, metered=[True] * 4)
+    with pytest.raises(DataError, match='"wood" is not a declared category of `fuel`') as info:
+        sites.evaluate(roots, children={"line": lines})
+    assert info.value.row == 2
+    ev = sites.evaluate(roots, children={"line": lines}, invalid="unknown")
+    assert ev.invalid_counts == {"fuel": 2}
+    assert list(ev.columns["fuel"].known) == [True, False, False, False]
+
+
+def test_a_table_cell_left_empty_is_unknown(tmp_path):
+    (tmp_path / "ef.csv").write_text("fuel,share [percent]\ncoal,90\ngas,\n", "utf-8")
+    nr = tmp_path / "t.nr"
+    nr.write_text(SITES.replace('''  row "coal", 90
+  row "gas", 50''', '  rows from "ef.csv"'), "utf-8")
+    rs = normrules.load(nr)
+    lines = _lines(site_id=["A", "A", "A"], co2=[1, 2, 3], fuel=["coal", "gas", "oil"], metered=[True] * 3)
+    ev = rs.evaluate({"site_id": ["A"], "limit": [1.0]}, children={"line": lines})
+    assert list(ev.columns["fossil"].known) == [True, False, False]
+    assert ev.counters.total_lookup_misses == 1                        # oil has no row; gas has one, empty

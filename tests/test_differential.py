@@ -1,14 +1,21 @@
 """Differential testing: the vectorized executor against the scalar reference interpreter.
 
 * ``test_executor_matches_reference`` — for random rulesets and tables (``strategies.cases``),
-  :meth:`normrules.Ruleset.evaluate` gives, for every row, exactly what
-  :class:`normrules.reference.Interpreter` gives for that row alone: the same known/unknown state
-  and value (relative 1e-12) of every input and let, the same verdict code of every rule, the same
-  label of every result, and the same number of divisions by zero.
-* ``test_generator_reaches`` — the generator is not vacuous: ``hypothesis.find`` shows it produces
-  every class of :data:`normrules.types.EXPRESSION_NODE_TYPES`, missing values, zero divisors,
-  values exactly on a limit (also a limit written in another unit, and one that is equal only within
-  the comparison tolerance after unit conversion).
+  :meth:`normrules.Ruleset.evaluate` (with the child table, ``children={"line": …}``, when the
+  ruleset has a child entity) gives, for every root row, exactly what
+  :class:`normrules.reference.Interpreter` gives for that row alone with its child rows: the same
+  known/unknown state and value (relative 1e-12) of every input and let, the same verdict code of
+  every rule, the same label of every result — of the root row and of each of its child rows —
+  and in total the same numbers of divisions by zero and of lookup misses; or both raise a
+  data error (a line in a unit that cannot be converted).
+* ``test_generator_reaches`` — the generator is not vacuous: one derandomized scan of generated
+  cases (stopping once everything is seen) shows it produces every class of
+  :data:`normrules.types.EXPRESSION_NODE_TYPES`, every aggregate function, ``where`` and
+  ``default``, aggregates over a parent without child rows, missing child values, rules and results
+  on child rows, lookups by text and number keys, ``latest <=`` / ``latest <``, lookup misses,
+  params, ``convert`` and its data error, missing values, zero divisors, values exactly on a limit
+  (also a limit written in another unit, and one that is equal only within the comparison
+  tolerance after unit conversion).
 * ``test_canary_wrong_kleene_is_caught`` — with a deliberately wrong three-valued ``and`` in the
   executor (``false and unknown = unknown``), the differential property fails.
 """

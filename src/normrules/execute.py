@@ -147,6 +147,8 @@ class _Eval:
         self.params = {p.name: p for p in params}
         self.tables = {t.name: t for t in tables}
         self._table_cache: dict = {}
+        self._lookup_cache: dict = {}              # rows found by exact lookups, per table and key columns
+        self._counts_cache: dict[str, np.ndarray] = {}
         self._true = {name: np.ones(n, dtype=bool) for name, n in entities.sizes.items()}
         self.limit_tests: dict[tuple, Col] = {}    # `name op limit`, computed once (rules share scopes)
         self.enter(entities.root)
@@ -260,7 +262,7 @@ class _Eval:
 
     def e_InSet(self, e: T.InSet, active):
         x = self.ev(e.operand, active)
-        return Col(np.isin(x.data, np.asarray(e.codes, dtype=x.data.dtype)), x.known)
+        return Col(_in_set(x.data, e.codes), x.known)
 
     def e_IfElse(self, e: T.IfElse, active):
         c = self.ev(e.cond, active)
@@ -313,15 +315,20 @@ class _Eval:
     def convert(self, e: T.Func, active):
         q, a, b = (self.ev(x, active) for x in e.args[:3])
         matrix = np.asarray(e.args[3].value, dtype=float)
-        known = q.known & a.known & b.known
-        factor = matrix[np.where(known, a.data, 0).astype(np.int64), np.where(known, b.data, 0).astype(np.int64)]
-        bad = known & active & np.isnan(factor)
-        if bad.any():
+        codes_known = a.known & b.known
+        known = q.known & codes_known
+        ia, ib = a.data, b.data
+        if not codes_known.all():            # codes of unknown units may be anything: read cell (0, 0)
+            ia, ib = np.where(codes_known, ia, 0), np.where(codes_known, ib, 0)
+        factor = matrix.ravel()[ia * matrix.shape[1] + ib]     # one gather: matrix[ia, ib] (codes are small)
+        nan = np.isnan(factor)
+        bad = known & active & nan if nan.any() else None
+        if bad is not None and bad.any():
             row = int(np.flatnonzero(bad)[0])
             cats_a, cats_b = e.args[1].type.categories, e.args[2].type.categories
             raise DataError(f"unit `{cats_a[int(a.data[row])]}` cannot be converted to `{cats_b[int(b.data[row])]}` "
                             f"({e.span})", column=self.ctx, row=row + 1)
-        return Col(q.data * factor, known & ~np.isnan(factor))
+        return Col(q.data * factor, known & ~nan)
 
     # ------------------------------------------------------------------ entities and tables
     def e_Up(self, e: T.Up, active):
@@ -336,46 +343,49 @@ class _Eval:
     def e_Aggregate(self, e: T.Aggregate, active):
         rows = self.entities.parent_rows[e.child]
         n_parent = self.n
+        everywhere = active is self.all_true          # evaluated for every parent row
         previous = self.enter(e.child)
         try:
-            child_active = active[rows]
+            child_active = self.all_true if everywhere else active[rows]
             if e.where is not None:
                 w = self.ev(e.where, child_active)
                 included = w.known & _bool(w.data)
-                undecided = ~w.known
-            else:
-                included = self.all_true
-                undecided = ~self.all_true
-            value = self.ev(e.value, child_active & included) if e.value is not None else None
+                undecided = None if w.known.all() else ~w.known
+                value_active = included if child_active is self.all_true else child_active & included
+                value = self.ev(e.value, value_active) if e.value is not None else None
+            else:                                     # every row is included: no mask to apply
+                included = undecided = None
+                value = self.ev(e.value, child_active) if e.value is not None else None
         finally:
             self.enter(previous)
-        count = _sums(rows, included, n_parent)
+        count = self._row_counts(e.child) if included is None else _counts(rows, included, n_parent)
         if value is not None:
-            undecided = undecided | (included & ~value.known)
-            good = included & value.known
+            bad = ~value.known if included is None else included & ~value.known
+            undecided = bad if undecided is None else undecided | bad
+            good = value.known if included is None else included & value.known
         else:
-            good = included
-        unknown_rows = np.bincount(rows, weights=undecided, minlength=n_parent) > 0
+            good = self._true[e.child] if included is None else included
+        unknown_rows = _any_per(rows, undecided, n_parent) if undecided is not None else np.zeros(n_parent, dtype=bool)
         known = ~unknown_rows & (count > 0)
         if e.func in ("sum", "mean"):
-            total = _sums(rows, np.where(good, value.data, 0.0), n_parent)
+            total = _sums(rows, _masked(value.data, good), n_parent)
             data = total if e.func == "sum" else total / np.where(count > 0, count, 1.0)
         elif e.func in ("min", "max"):
             ufunc = np.minimum if e.func == "min" else np.maximum
             data = np.full(n_parent, np.inf if e.func == "min" else -np.inf)
             ufunc.at(data, rows[good], value.data[good])
         elif e.func == "count":
-            data = count
+            data = count.copy()
         else:
             truth = good & _bool(value.data)
-            trues = _sums(rows, truth, n_parent)
+            trues = _counts(rows, truth, n_parent)
             if e.func == "share":
                 data = trues / np.where(count > 0, count, 1.0)
             elif e.func == "any":
                 data = trues > 0
                 known = (data | ~unknown_rows) & (count > 0)
             else:
-                falses = np.bincount(rows, weights=good & ~_bool(value.data), minlength=n_parent) > 0
+                falses = _any_per(rows, good & ~_bool(value.data), n_parent)
                 data = ~falses
                 known = (falses | ~unknown_rows) & (count > 0)
         if e.default is not None:
@@ -383,6 +393,14 @@ class _Eval:
             data = np.where(empty, e.default.value, data)
             known = known | empty
         return Col(data, known)
+
+    def _row_counts(self, child: str) -> np.ndarray:
+        """How many rows of ``child`` each parent row has (float64; once per run)."""
+        counts = self._counts_cache.get(child)
+        if counts is None:
+            rows = self.entities.parent_rows[child]
+            counts = self._counts_cache[child] = _counts(rows, None, self.entities.sizes[self.entities.parents[child]])
+        return counts
 
     def _table_index(self, table):
         """Per table: the key arrays and a dense index from key codes to rows (built once per run)."""
@@ -415,6 +433,12 @@ class _Eval:
             else:
                 data = np.array([v if v is not None else np.nan for v in vals], dtype=float)
             columns[name] = (data, known)
+        # per column, its cells over the dense key grid (a grid point without a row: unknown)
+        safe = np.where(row_of >= 0, row_of, 0)
+        grid = {name: (data[safe], known[safe] & (row_of >= 0)) if len(row_of) and len(data) else
+                (np.zeros(len(row_of), dtype=data.dtype), np.zeros(len(row_of), dtype=bool))
+                for name, (data, known) in columns.items()}
+        columns = {name: (cols, grid[name]) for name, cols in columns.items()}
         cached = (keys, dims, row_of, columns)
         self._table_cache[table.name] = cached
         return cached
@@ -432,28 +456,113 @@ class _Eval:
             pos = np.searchsorted(sorted_keys, np.where(known, args[0].data, -np.inf), side=side) - 1
             row = np.where(pos >= 0, order[np.clip(pos, 0, None)], -1)
         else:
-            flat = np.zeros(self.n, dtype=np.int64)
-            valid = known.copy()
-            strides = np.cumprod([1] + dims[:0:-1])[::-1]
-            for (kind, size, _, uniq), key_map, arg, stride in zip(keys, e.key_maps, args, strides):
-                if kind == "text":
-                    code = np.where(arg.known, arg.data, 0).astype(np.int64)
-                    if key_map is not None:
-                        code = np.asarray(key_map, dtype=np.int64)[code]
-                else:
-                    x = np.where(arg.known, arg.data, np.nan)
-                    code = np.clip(np.searchsorted(uniq, x), 0, max(size - 1, 0))
-                    code = np.where(uniq[code] == x, code, -1) if size else np.full(self.n, -1)
-                valid &= code >= 0
-                flat += np.where(code >= 0, code, 0) * stride
-            row = np.where(valid, row_of[flat] if len(row_of) else -1, -1)
+            # exact keys: the point of the dense key grid each row names, and whether a table row is there
+            flat, hit = self._grid_points(e, args, known, keys, dims, row_of)
+            where = (e.table, e.span)
+            missed = known & ~hit
+            self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + int(
+                np.count_nonzero(missed if active is self.all_true else missed & active))
+            _, (grid_data, grid_known) = columns[e.column]
+            if not len(grid_data):
+                return Col(np.zeros(self.n, dtype=grid_data.dtype), np.zeros(self.n, dtype=bool))
+            # a full table (a row with this cell at every grid point): known wherever a row is hit
+            return Col(grid_data[flat], hit if grid_known.all() else hit & grid_known[flat])
         miss = known & (row < 0)
         where = (e.table, e.span)
         self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + int(
             np.count_nonzero(miss & active))
-        data, cell_known = columns[e.column]
+        (data, cell_known), _ = columns[e.column]
         safe = np.where(row >= 0, row, 0)
         return Col(data[safe], known & (row >= 0) & cell_known[safe])
+
+    def _grid_points(self, e: T.Lookup, args, known, keys, dims, row_of):
+        """For an exact lookup: per row, the index into the table's dense key grid (0 where the keys
+        name no grid point) and whether a table row is there. Lookups of one table by the same key
+        columns (``f[k].a`` and ``f[k].b``) share the work; the argument columns are kept with the
+        result, so the ids in the cache key stay theirs."""
+        cache_key = (e.table, e.key_maps, tuple((id(a.data), id(a.known)) for a in args))
+        cached = self._lookup_cache.get(cache_key)
+        if cached is not None:
+            return cached[0]
+        # every code below is a grid index (0 where the keys name no grid point): so is their sum
+        index_type = np.int32 if len(row_of) < 1 << 31 else np.intp
+        flat = None
+        valid = known.copy()
+        strides = [int(x) for x in np.cumprod([1] + dims[:0:-1])[::-1]]
+        for (kind, size, _, uniq), key_map, arg, stride in zip(keys, e.key_maps, args, strides):
+            if kind == "text":
+                code = arg.data if arg.known.all() else np.where(arg.known, arg.data, 0)
+                if key_map is not None and key_map != tuple(range(len(key_map))):
+                    code = np.asarray(key_map, dtype=np.intp)[code]
+                    ok = code >= 0
+                    valid &= ok
+                    code = np.where(ok, code, 0)
+            else:
+                x = np.where(arg.known, arg.data, np.nan)
+                code = np.clip(np.searchsorted(uniq, x), 0, max(size - 1, 0))
+                code = np.where(uniq[code] == x, code, -1) if size else np.full(self.n, -1)
+                ok = code >= 0
+                valid &= ok
+                code = np.where(ok, code, 0)
+            term = code * stride if stride != 1 else code
+            flat = term.astype(index_type) if flat is None else flat + term
+        if flat is None:                               # no keys: the table's single grid point
+            flat = np.zeros(self.n, dtype=index_type)
+        present = row_of >= 0
+        if not len(row_of):
+            hit = np.zeros(self.n, dtype=bool)
+        else:
+            hit = valid if present.all() else valid & present[flat]
+        self._lookup_cache[cache_key] = ((flat, hit), args)
+        return flat, hit
+
+
+def _in_set(data: np.ndarray, codes) -> np.ndarray:
+    """``np.isin(data, codes)``; for category codes (small non-negative integers) one gather from a
+    table of booleans instead of a sort."""
+    if data.dtype.kind in "iu" and len(data) and codes and min(codes) >= 0:
+        low, high = int(data.min()), max(int(data.max()), max(codes))
+        if low >= 0 and high < 1 << 16:
+            table = np.zeros(high + 1, dtype=bool)
+            table[list(codes)] = True
+            return table[data]
+    return np.isin(data, np.asarray(codes, dtype=data.dtype))
+
+
+def _sparse(mask: np.ndarray) -> bool:
+    """Few rows in ``mask``: picking them out beats weighing every row."""
+    return np.count_nonzero(mask) < len(mask) // 8
+
+
+def _counts(rows: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
+    """Per parent row, how many of its child rows are in ``mask`` (all with None); float64."""
+    if mask is None:
+        counts = np.bincount(rows, minlength=n)
+    elif _sparse(mask):
+        counts = np.bincount(rows[mask], minlength=n)
+    else:
+        counts = np.bincount(rows, weights=mask, minlength=n)
+    return counts.astype(np.float64, copy=False)
+
+
+def _any_per(rows: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per parent row, whether any of its child rows is in ``mask``."""
+    if not _sparse(mask):
+        return np.bincount(rows, weights=mask, minlength=n) > 0
+    out = np.zeros(n, dtype=bool)
+    out[rows[mask]] = True
+    return out
+
+
+def _masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``np.where(mask, values, 0.0)`` as weights of a sum, as one multiplication (np.where on a mask
+    without long runs is twice as slow). It differs only where the product is NaN (NaN or ±inf
+    outside the mask), set as np.where sets it, and in giving -0.0 for 0.0, which adds the same."""
+    out = values * mask
+    spots = np.flatnonzero(np.isnan(out))
+    if len(spots):
+        out[spots] = np.where(mask[spots], values[spots], 0.0)
+    return out
 
 
 def _sums(rows: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:

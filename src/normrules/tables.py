@@ -128,6 +128,44 @@ def _reject_duplicate_keys(keys: np.ndarray, column: str, entity: str) -> None:
                     row=int(second) + 1)
 
 
+def _integer_link(parent, child, entity: str, column: str) -> np.ndarray | None:
+    """The parent row of each child row (-1: none) when both key columns hold integers, through a
+    dense table from key to row; None when that does not apply (not both integers, a missing parent
+    key, keys spread over too wide a range): then keys are matched as text. Integers are equal
+    exactly when their decimal texts are, so both ways link the same rows. A parent key given
+    twice is an error naming the key whose first row comes first, as when matching text."""
+    if parent is None or child is None:
+        return None
+    if isinstance(parent, pa.ChunkedArray):
+        parent = parent.combine_chunks()
+    if not (pa.types.is_integer(parent.type) and pa.types.is_integer(child.type)) or pa.types.is_uint64(parent.type) \
+            or pa.types.is_uint64(child.type) or parent.null_count or len(parent) == 0:
+        return None
+    p = parent.to_numpy().astype(np.int64, copy=False)
+    lo, hi = int(p.min()), int(p.max())
+    span = hi - lo + 1
+    if span > 4 * len(p) + 1024:
+        return None
+    offset = p - lo
+    counts = np.bincount(offset, minlength=span)
+    if counts.max() > 1:
+        first = int(np.flatnonzero(counts[offset] > 1)[0])
+        raise DataError(f"{entity} key `{p[first]}` appears twice", column=column)
+    table = np.full(span, -1, dtype=np.int64)
+    table[offset] = np.arange(len(p), dtype=np.int64)
+    if not len(child):
+        return np.zeros(0, dtype=np.int64)
+    c = np.asarray(child) if not child.null_count else np.asarray(pc.fill_null(child.cast(pa.int64()), lo))
+    small, large = int(c.min()), int(c.max())
+    if not child.null_count and small >= lo and large <= hi:     # every child key within the parents' range
+        return table[c - lo if lo else c]
+    c = c.astype(np.int64) - lo
+    inside = (c >= 0) & (c < span)
+    if child.null_count:
+        inside &= np.asarray(child.is_valid())
+    return np.where(inside, table[np.where(inside, c, 0)], -1)
+
+
 class RowNumbers:
     """The keys "1", "2", … of a table without a key column, made only when someone reads them."""
 
@@ -162,6 +200,7 @@ class InputReader:
         self.invalid = invalid
         self.warnings: list[str] = []
         self.invalid_counts: dict[str, int] = {}
+        self._key_columns: dict[str, object] = {}       # entity → its key column as given (Arrow)
 
     def read_all(self, tables: dict[str, object]):
         """Read the root table and every child table; link child rows to their parent rows.
@@ -199,23 +238,29 @@ class InputReader:
                                         column=pkey)
                     parent_rows[name] = np.zeros(0, dtype=np.int64)
                     continue
-                parent_keys = pa.array(keys[parent].astype(str).tolist(), pa.string())
-                if len(pc.unique(parent_keys)) != len(parent_keys):
-                    dup = pc.value_counts(parent_keys).filter(pc.greater(pc.value_counts(parent_keys).field("counts"), 1))
-                    raise DataError(f"{parent} key `{dup[0]['values']}` appears twice", column=rs.key_of(parent))
-                idx = pc.index_in(extra, value_set=parent_keys)
-                missing = ~np.asarray(idx.is_valid())
+                linked = _integer_link(self._key_columns.get(parent), extra, parent, rs.key_of(parent))
+                if linked is None:
+                    parent_keys = pa.array(keys[parent].astype(str).tolist(), pa.string())
+                    if len(pc.unique(parent_keys)) != len(parent_keys):
+                        dup = pc.value_counts(parent_keys).filter(pc.greater(pc.value_counts(parent_keys).field("counts"), 1))
+                        raise DataError(f"{parent} key `{dup[0]['values']}` appears twice", column=rs.key_of(parent))
+                    idx = pc.index_in(extra.cast(pa.string()), value_set=parent_keys)
+                    missing = ~np.asarray(idx.is_valid())
+                    linked = np.asarray(pc.fill_null(idx, -1), dtype=np.int64)
+                else:
+                    missing = linked < 0
                 if missing.any():
                     row = _first_row(missing)
                     raise DataError(f"`{extra[row - 1]}` matches no {parent}", column=pkey, row=row)
-                parent_rows[name] = np.asarray(idx, dtype=np.int64)
+                parent_rows[name] = linked
         return cols, Entities(rs.entity, sizes, parent_rows, parents), keys
 
     def read(self, table, entity: str | None = None, want: str | None = None):
         """Read the inputs of ``entity`` (the root by default) from one table.
 
         Returns ``(columns, n, keys)``, or with ``entity`` given ``(columns, n, keys, column)``
-        where ``column`` is the Arrow string column named ``want`` (the parent key), if present.
+        where ``column`` is the Arrow column named ``want`` (the parent key) as given, if present
+        (keys are compared as text: see :meth:`read_all`).
         """
         single = entity is None
         entity = entity or self.ruleset.entity
@@ -258,6 +303,7 @@ class InputReader:
         if key in by_name:
             column = by_name[key][0]
             arr = _array(direct[column]) if column in direct else table.column(column)
+            self._key_columns[entity] = arr
             keys = arr.cast(pa.string()).to_numpy(zero_copy_only=False)
         else:
             keys = RowNumbers(n)
@@ -268,8 +314,7 @@ class InputReader:
         extra = None
         if want is not None and want in by_name:
             column = by_name[want][0]
-            arr = _array(direct[column]) if column in direct else table.column(column).combine_chunks()
-            extra = arr.cast(pa.string())
+            extra = _array(direct[column]) if column in direct else table.column(column).combine_chunks()
         return cols, n, keys, extra
 
     # ------------------------------------------------------------------ per type
@@ -426,6 +471,8 @@ class InputReader:
         return Col(is_true, known)
 
     def _text(self, inp, column, arr, typ: T.TextT) -> Col:
+        if pa.types.is_dictionary(arr.type):
+            return self._text_dictionary(inp, column, arr, typ)
         s = _as_strings(arr)
         idx = pc.index_in(s, value_set=pa.array(typ.categories, pa.string()))
         present = np.asarray(s.is_valid())
@@ -441,6 +488,37 @@ class InputReader:
         known = self._reject(inp, column, bad, present, "undeclared category")
         codes = np.asarray(pc.fill_null(idx, 0), dtype=np.int32)
         return Col(codes, known)
+
+    def _text_dictionary(self, inp, column, arr: pa.DictionaryArray, typ: T.TextT) -> Col:
+        """What :meth:`_text` gives for a dictionary-encoded column (Parquet, pandas categoricals),
+        reading each distinct text once and spreading the results by the indices."""
+        d = _as_strings(arr.dictionary)
+        idx = pc.index_in(d, value_set=pa.array(typ.categories, pa.string()))
+        # per dictionary entry, plus one last entry standing for a missing index
+        present_of = np.append(np.asarray(d.is_valid(), dtype=bool), False)
+        found_of = np.append(np.asarray(idx.is_valid(), dtype=bool), False)
+        code_of = np.append(np.asarray(pc.fill_null(idx, 0), dtype=np.int32), np.int32(0))
+        indices = arr.indices
+        if not indices.null_count and present_of[:-1].all() and found_of[:-1].all():
+            # every row holds a declared category (the usual case): only the codes to spread
+            indices = np.asarray(indices)
+            identity = np.array_equal(code_of[:-1], np.arange(len(d)))
+            codes = indices.astype(np.int32, copy=False) if identity else code_of[indices]
+            return Col(codes, np.ones(len(indices), dtype=bool))
+        if indices.null_count:
+            indices = pc.fill_null(indices.cast(pa.int64()), len(d))
+        indices = np.asarray(indices)
+        present, found = present_of[indices], found_of[indices]
+        bad = present & ~found
+        if bad.any() and self.invalid == "error":
+            row = _first_row(bad)
+            value = d[int(indices[row - 1])].as_py()
+            hint = did_you_mean(value, typ.categories)
+            raise DataError(f'"{value}" is not a declared category of `{inp.name}`'
+                            + (f"; {hint}" if hint else "") + " (categories: " + ", ".join(typ.categories) + ")",
+                            column=column, row=row)
+        known = self._reject(inp, column, bad, present, "undeclared category")
+        return Col(code_of[indices], known)
 
     def _date(self, inp, column, arr, typ: T.DateT) -> Col:
         if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
