@@ -169,6 +169,7 @@ def test_grid_pair_changes_exactly_the_factor(old, new):
     values = [c for c in edit.changes if c.aspect == "values"]
     assert len(values) == 1 and values[0].where == 'row ["全国"]'
     assert f"{GRID[old]} t CO2/MWh" in values[0].before and f"{GRID[new]} t CO2/MWh" in values[0].after
+    assert f"data_year {old}," in values[0].before, "a year is shown without digit grouping"
     assert values[0].effect == "behaviour"
     assert set(edit.affects) == set(OUTPUTS)
     kept = {e.name for e in d.edits if isinstance(e, Keep)}

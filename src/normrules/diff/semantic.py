@@ -1104,6 +1104,8 @@ def _format_cell(typ, v) -> str:
         return f'"{v}"'
     if typ is None:
         return str(v)
+    if isinstance(typ, T.NumT) and typ.unit.text == "1" and isinstance(v, (int, float)):
+        return f"{float(v):.12g}"           # plain numbers (years, codes): no digit grouping, as in render
     try:
         return format_value(typ, v)
     except Exception:  # pragma: no cover - a cell of an unexpected kind
