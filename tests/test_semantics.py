@@ -104,3 +104,42 @@ def test_emissions_are_not_product_mass_and_co2_is_not_co2e():
     assert messages == ["cannot compare t with t CO2", "cannot compare t CO2 with t CO2e"]
     r = rs("input e.c : t CO2\nlet e.ce : t CO2e = c * 1 CO2e/CO2\nrule r.a require ce <= 1 t CO2e\n")
     assert r.evaluate({"c": np.array([0.5])}).verdicts("r.a") == ["pass"]
+
+
+def test_check_reports_semantic_errors_beside_syntax_errors_but_not_their_cascades():
+    text = """ruleset t.recover {
+  title "t"
+  document "x"
+  version "1"
+  status final
+}
+entity park
+input energy : tce/yr
+import cn.grid_factor as grid
+rule core.broken require energy >= >= 1 tce/yr
+rule core.unit require energy >= 1 kg
+let typo = enrgy * 2
+result park.r {
+  "ok"  when all(core.*)
+  "no"  otherwise
+}
+example "reads the broken rule" {
+  given energy = 1 tce/yr
+  expect core.broken = pass
+}
+"""
+    with pytest.raises(CheckFailed) as info:
+        normrules.loads(text, "t.nr")
+    found = [(d.code, d.span.line) for d in info.value.diagnostics]
+    assert ("E101", 10) in found                 # the syntax error
+    assert ("E311", 11) in found                 # a unit error elsewhere is still reported
+    assert any(code == "E208" and line == 12 for code, line in found)   # and an unknown name elsewhere
+    assert not any(line >= 17 for _, line in found), "the example's `core.broken` only follows from the syntax error"
+    # a broken import: names under its alias are cascades, other errors are not
+    text2 = text.replace("import cn.grid_factor as grid", "import as grid").replace(
+        "let typo = enrgy * 2", "let g = grid.factor * 2")
+    with pytest.raises(CheckFailed) as info:
+        normrules.loads(text2, "t.nr")
+    found = [(d.code, d.span.line) for d in info.value.diagnostics]
+    assert ("E101", 9) in found and ("E311", 11) in found
+    assert not any(line == 12 for _, line in found)

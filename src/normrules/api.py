@@ -22,7 +22,7 @@ from .check import CheckedRuleset, check
 from .errors import CheckFailed, Diagnostic, NormrulesError, RulesetNotFound, SourceMap
 from .execute import NO_LABEL, Col, Counters, execute
 from .graph import RuleGraph, build_graph
-from .parse import parse
+from .parse import SyntaxFailed, parse
 from .plan import Plan, make_plan
 from .resolve import resolve
 from .tables import InputReader
@@ -73,10 +73,29 @@ def compile_text(text: str, file: str = "<string>", *, roots=None, as_of=None) -
     from .imports import ImportLoader
 
     sources = SourceMap()
-    module = parse(text, file, sources)
     if isinstance(as_of, str):
         as_of = _dt.date.fromisoformat(as_of)
+    try:
+        module = parse(text, file, sources)
+    except SyntaxFailed as exc:
+        raise _with_semantic_errors(exc, lambda m: compile_module(m, ImportLoader(roots, as_of, (m.header.id,)),
+                                                                  sources)) from None
     return compile_module(module, ImportLoader(roots, as_of, (module.header.id,)), sources)
+
+
+def _with_semantic_errors(exc: SyntaxFailed, compile_partial) -> CheckFailed:
+    """The syntax errors plus the errors of the declarations that did parse — except those that may
+    only follow from a broken declaration (a reference to a name it would have declared)."""
+    extra: list[Diagnostic] = []
+    if exc.partial is not None:
+        try:
+            compile_partial(exc.partial)
+        except CheckFailed as semantic:
+            extra = [d for d in semantic.diagnostics if d.severity == "error" and not exc.is_cascade(d)]
+        except NormrulesError:
+            pass
+    diagnostics = sorted([*exc.diagnostics, *extra], key=lambda d: (d.span.line, d.span.col))
+    return CheckFailed(diagnostics, exc.sources)
 
 
 def load(path: str | Path, *, roots=None, as_of=None) -> "Ruleset":

@@ -341,7 +341,7 @@ def load_with_examples(path, *, roots=None, as_of=None):
     :class:`~normrules.errors.CheckFailed`.
     """
     from .api import compile_text, load
-    from .parse import parse
+    from .parse import SyntaxFailed, parse
 
     p = ruleset_file_for(path)
     ex_path = examples_file_for(p)
@@ -362,8 +362,11 @@ def load_with_examples(path, *, roots=None, as_of=None):
         return sources
 
     try:
-        module = parse(combined, str(p))
-        stray = [d for d in module.items if not isinstance(d, ast.ExampleDecl) and d.span.line > remap.lines]
+        try:
+            items = parse(combined, str(p)).items
+        except SyntaxFailed as exc:        # compile_text below reports these with the semantic errors
+            items = exc.partial.items if exc.partial is not None else ()
+        stray = [d for d in items if not isinstance(d, ast.ExampleDecl) and d.span.line > remap.lines]
         if stray:
             raise CheckFailed([Diagnostic("E520", "an examples file holds only `example` blocks", d.span,
                                           help=f"move this declaration into {p.name}") for d in stray])

@@ -562,14 +562,60 @@ def _blank_out(text: str, start: int, end: int) -> str:
     return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
 
 
+class SyntaxFailed(CheckFailed):
+    """Syntax errors (one per broken declaration). ``partial`` is the module of the declarations that
+    did parse (None when nothing could be recovered); ``broken`` holds the names the broken
+    declarations would have declared, so that later phases can drop errors that only follow from them."""
+
+    def __init__(self, diagnostics, sources=None, partial: ast.Module | None = None, broken: frozenset = frozenset()):
+        super().__init__(diagnostics, sources)
+        self.partial = partial
+        self.broken = broken
+
+    def is_cascade(self, diagnostic: Diagnostic) -> bool:
+        """Whether ``diagnostic`` (from checking ``partial``) may only follow from a broken declaration:
+        its span or one of its `quoted` names is a broken name, its last segment or a glob matching it."""
+        source = self.partial.source if self.partial is not None else ""
+        span = diagnostic.span
+        words = set(re.findall(r"`([^`]+)`", diagnostic.message))
+        if span is not None and span.file == getattr(self.partial, "file", None) and 0 <= span.start < span.end:
+            words.add(source[span.start:span.end].strip())
+        for word in words:
+            if word in self.broken or word.rsplit(".", 1)[-1] in self.broken:
+                return True
+            if word.endswith("*") and any(b.startswith(word[:-1]) for b in self.broken if "." in b):
+                return True
+            if any(word.startswith(b + ".") for b in self.broken):
+                return True
+        return False
+
+
+_DECLARED_NAME = re.compile(r"^[ \t]*(?:entity|input|let|param|table|rule|result)\s+([A-Za-z_][\w.]*)"
+                            r"|\bas\s+([A-Za-z_]\w*)|^[ \t]*override\s+([A-Za-z_][\w.]*)")
+
+
+def _broken_names(declaration: str) -> set[str]:
+    """The names a (broken) declaration would have declared: ``rule core.x`` gives ``core.x`` and ``x``."""
+    first = declaration.lstrip().split("\n", 1)[0]
+    names: set[str] = set()
+    for m in _DECLARED_NAME.finditer(first):
+        name = next(g for g in m.groups() if g)
+        names.add(name)
+        names.add(name.rsplit(".", 1)[-1])
+    return names
+
+
 def parse(text: str, file: str = "<string>", sources: SourceMap | None = None) -> ast.Module:
     """Parse ruleset text into a :class:`~normrules.ast.Module`.
 
-    Raises :class:`~normrules.errors.CheckFailed` listing one diagnostic per broken declaration.
+    Raises :class:`SyntaxFailed` (a :class:`~normrules.errors.CheckFailed`) listing one diagnostic per
+    broken declaration, with the module of the declarations that parsed, so that the later phases
+    can still report their errors (see :func:`normrules.api.compile_text`).
     """
     if sources is not None:
         sources.add(file, text)
     diagnostics: list[Diagnostic] = []
+    broken: set[str] = set()
     work = text
     for _ in range(50):
         try:
@@ -587,24 +633,25 @@ def parse(text: str, file: str = "<string>", sources: SourceMap | None = None) -
             if not before:
                 tree = None
                 break
-            work = _blank_out(work, before[-1], after[0] if after else len(work))
+            end = after[0] if after else len(work)
+            broken |= _broken_names(text[before[-1]:end])
+            work = _blank_out(work, before[-1], end)
     else:
         tree = None
-    if diagnostics:
-        raise CheckFailed(diagnostics, sources)
     transformer = _ToAst(file, text)
-    try:
-        header, items = transformer.transform(tree)
-    except VisitError as err:  # a bug in the transformer, not in the ruleset
-        raise err.orig_exc from err
-    dups = getattr(transformer, "duplicates", [])
-    if dups:
-        raise CheckFailed(
-            [Diagnostic("E102", f"rule `{rid}` has more than one `{kind}`", span, help=f"keep one `{kind}` clause")
-             for kind, rid, span in dups],
-            sources,
-        )
-    return ast.Module(file, text, header, items)
+    module = None
+    if tree is not None:
+        try:
+            header, items = transformer.transform(tree)
+        except VisitError as err:  # a bug in the transformer, not in the ruleset
+            raise err.orig_exc from err
+        module = ast.Module(file, text, header, items)
+    dups = [Diagnostic("E102", f"rule `{rid}` has more than one `{kind}`", span, help=f"keep one `{kind}` clause")
+            for kind, rid, span in getattr(transformer, "duplicates", [])]
+    if diagnostics or dups:
+        raise SyntaxFailed(sorted(diagnostics + dups, key=lambda d: (d.span.line, d.span.col)), sources,
+                           module, frozenset(broken | {rid for _, rid, _ in getattr(transformer, "duplicates", [])}))
+    return module
 
 
 def comments(text: str) -> list[tuple[int, int, str]]:
