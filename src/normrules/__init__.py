@@ -12,6 +12,7 @@ from .errors import CheckFailed, DataError, Diagnostic, NormrulesError, RulesetN
 from .embed import InputError, evaluate_one, schema
 from .embed import explain as _explain_one
 from .ir import compile_cached, load_ir
+from .pact import to_pact, write_pact
 
 __version__ = "0.1.0"
 
@@ -38,5 +39,5 @@ explain = _ExplainEntry(_explain_one, __import__("sys").modules[__name__ + ".exp
 __all__ = [
     "load", "loads", "compile_text", "find_rulesets", "Ruleset", "Evaluation",
     "NormrulesError", "CheckFailed", "DataError", "RulesetNotFound", "Diagnostic", "Span", "__version__",
-    "evaluate_one", "explain", "schema", "InputError", "load_ir", "compile_cached",
+    "evaluate_one", "explain", "schema", "InputError", "load_ir", "compile_cached", "to_pact", "write_pact",
 ]

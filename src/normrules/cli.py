@@ -8,18 +8,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import pyarrow as pa
 
 from . import __version__
 from .api import find_rulesets, load
 from .errors import CheckFailed, DataError, NormrulesError, diagnostics_json, render_diagnostics
+from .stream import DEFAULT_BATCH_ROWS
 
 EPILOG = "Language reference: docs/language.md. Exit codes: 0 ok, 1 check/test/--fail-on failure, 2 usage or data error."
 
@@ -98,42 +96,60 @@ def check(paths, fmt, strict):
 # --------------------------------------------------------------------------- eval
 
 
-def _write_atomic(path: Path, writer) -> None:
-    """Write through a temporary file in the same directory, then rename: no half-written output."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _output_format(fmt: str | None, output: Path | None) -> str:
+    if fmt is None:
+        suffix = output.suffix.lower().lstrip(".") if output else "csv"
+        fmt = {"pq": "parquet", "parquet": "parquet", "json": "json"}.get(suffix, "csv")
+    if fmt == "parquet" and output is None:
+        _fail("--format parquet needs --output FILE")
+    return fmt
 
 
-def _write_output(table: pa.Table, ref: str, sha: str, fmt: str, output: Path | None) -> None:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    if fmt == "parquet":
-        if output is None:
-            _fail("--format parquet needs --output FILE")
-        _write_atomic(output, lambda tmp: pq.write_table(table, tmp))
+@contextmanager
+def _progress(run, shown: bool):
+    """A progress bar on standard error over the bytes of the input files read; yields the
+    function to call after each batch. Nothing is drawn when ``shown`` is false."""
+    if not shown:
+        yield lambda: None
         return
-    if fmt == "json":
-        doc = {"ruleset": ref, "sha256": sha, "rows": table.to_pylist()}
-        text = json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n"
-    else:
-        n = table.num_rows
-        table = table.append_column("_ruleset", pa.array([ref] * n)).append_column("_sha256", pa.array([sha] * n))
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(table, sink)
-        text = sink.getvalue().to_pybytes().decode("utf-8")
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        _write_atomic(output, lambda tmp: Path(tmp).write_text(text, "utf-8"))
+    done, total = run.progress()
+    with click.progressbar(length=max(total, 1), label="evaluating", file=sys.stderr, show_pos=False,
+                           show_percent=True, show_eta=True) as bar:
+        def tick():
+            now, _ = run.progress()
+            if now > bar.pos:
+                bar.update(now - bar.pos)
+        yield tick
+        bar.update(max(total - bar.pos, 0))
+
+
+def _stream_to(run, writer, tick) -> None:
+    for table in run.tables():
+        writer.write(table)
+        tick()
+    writer.close()
+
+
+def _evaluate_streaming(rs, files: dict, fmt: str, output: Path | None, *, batch_rows: int, as_of, invalid: str,
+                        progress: bool):
+    """Evaluate batch by batch (normrules.stream), writing each batch's rows as they come:
+    to ``output`` through a temporary file renamed at the end, else to standard output."""
+    from .atomic import atomic_path
+    from .stream import OutputWriter, StreamEvaluation
+
+    run = StreamEvaluation(rs, files, batch_rows=batch_rows, as_of=as_of, invalid=invalid)
+    ref, sha = rs.ref, rs.content_hash
+    with _progress(run, progress) as tick:
+        if output is None:
+            writer = OutputWriter(fmt, ref, sha, emit=lambda data: click.echo(data.decode("utf-8"), nl=False))
+            _stream_to(run, writer, tick)
+        elif fmt == "parquet":
+            with atomic_path(output) as tmp:
+                _stream_to(run, OutputWriter(fmt, ref, sha, path=tmp), tick)
+        else:
+            with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+                _stream_to(run, OutputWriter(fmt, ref, sha, emit=fh.write), tick)
+    return run.summary
 
 
 def _summary(ev) -> str:
@@ -176,26 +192,34 @@ def _load_or_exit(ruleset, roots=(), as_of=None):
         _fail(str(exc))
 
 
-def _tables(rs, inputs: tuple[str, ...]) -> tuple[object, dict]:
-    """``--input FILE`` (the root entity) or ``--input entity=FILE`` for each entity."""
-    from .tables import read_table
-
+def _input_files(rs, inputs: tuple[str, ...]) -> dict[str, str]:
+    """``--input FILE`` (the root entity) or ``--input entity=FILE`` for each entity: entity → path."""
     c = rs.checked
     names = [e.name for e in c.entities] or [c.entity]
-    by_entity: dict[str, object] = {}
+    files: dict[str, str] = {}
     for spec in inputs:
         entity, sep, path = spec.partition("=")
         if not sep or entity not in names:
             entity, path = c.entity, spec
         if not Path(path).is_file():
             _fail(f"no input file {path}")
+        files[entity] = path
+    if c.entity not in files:
+        _fail(f"no table for `{c.entity}`: pass --input {c.entity}=FILE")
+    return files
+
+
+def _tables(rs, inputs: tuple[str, ...]) -> tuple[object, dict]:
+    """The whole input tables: the root entity's, and the child entities' by entity."""
+    from .tables import read_table
+
+    by_entity: dict[str, object] = {}
+    for entity, path in _input_files(rs, inputs).items():
         try:
             by_entity[entity] = read_table(path)
         except DataError as exc:
             _fail(f"{path}: {exc}")
-    if c.entity not in by_entity:
-        _fail(f"no table for `{c.entity}`: pass --input {c.entity}=FILE")
-    root = by_entity.pop(c.entity)
+    root = by_entity.pop(rs.checked.entity)
     return root, by_entity
 
 
@@ -220,41 +244,91 @@ _ROOTS_HELP = "More folders to find imported rulesets in (besides the shipped ru
 @click.option("--input", "-i", "inputs", required=True, multiple=True, metavar="[ENTITY=]FILE", help=_INPUT_HELP)
 @click.option("--as-of", "as_of", metavar="DATE", help=_AS_OF_HELP)
 @click.option("--rulesets", "roots", multiple=True, type=click.Path(file_okay=False), help=_ROOTS_HELP)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write results here (written atomically). Default: standard output.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
-              help="Output format; default from the --output suffix, else csv.")
+@click.option("--output", "-o", type=click.Path(path_type=Path),
+              help="Write results here (written atomically: a temporary file renamed when complete, removed "
+                   "on error or interruption). Default: standard output. With --dask, a path without a "
+                   "suffix is a directory of part files written by the workers.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet", "pact"]),
+              help="Output format; default from the --output suffix, else csv. `pact`: one WBCSD PACT v3 "
+                   "ProductFootprint per product of a PCR ruleset (docs/embedding.md, \"PACT export\"); "
+                   "stops naming any field PACT requires that neither the ruleset nor the input gives.")
 @click.option("--fail-on", type=click.Choice(["fail", "unknown"]),
               help="Exit 1 when any verdict is fail (or, with `unknown`, fail or unknown).")
 @click.option("--invalid", type=click.Choice(["error", "unknown"]), default="error", show_default=True,
               help="Out-of-range values and undeclared categories: stop with an error naming column and row, "
                    "or read them as unknown and count them.")
-@click.option("--quiet", "-q", is_flag=True, help="No summary on standard error.")
-def eval_(ruleset, inputs, as_of, roots, output, fmt, fail_on, invalid, quiet):
+@click.option("--batch-rows", type=click.IntRange(min=1), default=DEFAULT_BATCH_ROWS, show_default=True,
+              metavar="N", help="Rows of the root entity evaluated at a time: memory grows with N, not with the "
+                                "file. Child rows come with their parents (files grouped by parent: "
+                                "docs/streaming.md).")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Evaluate on a running Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786): the workers "
+                   "read the inputs and evaluate them partition by partition, children co-partitioned with their "
+                   "parent. Needs `pip install normrules[dask]`; see docs/scale.md.")
+@click.option("--quiet", "-q", is_flag=True, help="No summary and no progress bar on standard error "
+                                                  "(the bar is only drawn when standard error is a terminal).")
+def eval_(ruleset, inputs, as_of, roots, output, fmt, fail_on, invalid, batch_rows, dask_address, quiet):
     """Evaluate RULESET over every entity of an input table.
 
     Writes one row per entity with every derived value (unit in the header), every rule's
     verdict (pass / fail / not_applicable / unknown) and every result, plus the ruleset's
     id@version and content hash; prints the counts per verdict on standard error.
 
+    Files larger than memory are fine: rows are read, evaluated and written in batches of
+    --batch-rows (child rows with their parent), with the same rows, order and summary as
+    evaluating the whole table at once.
+
     \b
     Example:
       normrules eval rulesets/gb/zero_carbon_park.nr -i examples/parks.csv -o out.csv
     """
+    if dask_address:
+        if fmt == "pact":
+            _fail("--format pact is not available with --dask: export PACT from an in-process run")
+        try:
+            from .dask import run_eval_command
+        except ImportError as exc:
+            _fail(f"{exc}; install the Dask extra: pip install 'normrules[dask]'")
+        sys.exit(run_eval_command(ruleset, inputs, address=dask_address, as_of=as_of, roots=roots, output=output,
+                                  fmt=fmt, invalid=invalid, fail_on=fail_on, quiet=quiet))
+    if output is not None and output.is_dir():
+        _fail(f"--output {output} is a directory; give a file name (directories of part files are for --dask)")
     rs = _load_or_exit(ruleset, roots, as_of)
-    ev = _evaluate_or_exit(rs, inputs, invalid, as_of)
-    if fmt is None:
-        suffix = output.suffix.lower().lstrip(".") if output else "csv"
-        fmt = {"pq": "parquet", "parquet": "parquet", "json": "json"}.get(suffix, "csv")
-    _write_output(ev.to_arrow(), rs.ref, rs.content_hash, fmt, output)
+    fmt = _output_format(fmt, output)
+    if fmt == "pact":
+        summary = _export_pact(rs, inputs, output, as_of, invalid)
+    else:
+        summary = _evaluate_streaming_or_exit(rs, inputs, fmt, output, batch_rows, as_of, invalid, quiet)
     if not quiet:
-        click.echo(_summary(ev), err=True)
+        click.echo(_summary(summary), err=True)
     if fail_on:
-        counts = ev.counts()
+        counts = summary.counts()
         bad = sum(k.get("fail", 0) + (k.get("unknown", 0) if fail_on == "unknown" else 0)
                   for name, k in counts.items() if "fail" in k)
         if bad:
             sys.exit(1)
+
+
+def _export_pact(rs, inputs, output, as_of, invalid):
+    """``--format pact``: the whole product table at once (one footprint per product)."""
+    from .pact import write_pact_output
+
+    root, children = _tables(rs, inputs)
+    try:
+        ev = rs.evaluate(root, children=children or None, as_of=as_of, invalid=invalid)
+        write_pact_output(ev, root, output, created=as_of)
+    except NormrulesError as exc:
+        _fail(str(exc))
+    return ev
+
+
+def _evaluate_streaming_or_exit(rs, inputs, fmt, output, batch_rows, as_of, invalid, quiet):
+    files = _input_files(rs, inputs)
+    try:
+        return _evaluate_streaming(rs, files, fmt, output, batch_rows=batch_rows, as_of=as_of, invalid=invalid,
+                                   progress=not quiet and sys.stderr.isatty())
+    except DataError as exc:
+        _fail(str(exc))
 
 
 @main.command()

@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-import tempfile
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -751,17 +749,10 @@ def ruleset_paths(paths) -> list[Path]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write through a temporary file in the same directory, then rename over ``path`` (its permissions kept)."""
+    from .atomic import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def _files(n: int) -> str:

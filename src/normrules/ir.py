@@ -725,14 +725,15 @@ def _make_compile_command():
         """
         import click as _click
 
-        from .cli import _load_or_exit, _write_atomic
+        from .atomic import write_text_atomic
+        from .cli import _load_or_exit
 
         rs = _load_or_exit(ruleset, roots, as_of)
         text = dumps_ir(rs, indent=indent) + "\n"
         if output is None:
             _click.echo(text, nl=False)
         else:
-            _write_atomic(output, lambda tmp: Path(tmp).write_text(text, "utf-8"))
+            write_text_atomic(output, text)
             _click.echo(f"{rs.ref} (sha256 {rs.content_hash[:12]}) → {output} ({len(text.encode('utf-8'))} bytes)",
                         err=True)
 

@@ -5,9 +5,7 @@ A click command, registered on the ``normrules`` group by ``cli.py``.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -35,16 +33,9 @@ def _load(path: str):
 
 def _write(path: Path, text: str) -> None:
     """Atomic write: a temporary file in the same directory, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ..atomic import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 @click.command(name="diff")

@@ -1,7 +1,7 @@
 """The edit script of a ruleset diff: frozen values, in the spirit of sqlglot's ``diff.py``.
 
-One edit per declaration (input, param, lookup table, derived value, rule, result) and one for
-the header (metadata, entities, imports):
+One edit per declaration (input, param, lookup table, derived value, rule, result), one per
+import (by its alias) and one for the header (metadata, entities):
 
 * :class:`Insert` — declared only in the new revision;
 * :class:`Remove` — declared only in the old revision;
@@ -13,8 +13,9 @@ the header (metadata, entities, imports):
 The changes of an :class:`Update` or :class:`Move` are :class:`Change` values, each naming one
 aspect (``threshold``, ``strictness``, ``direction``, ``judgement``, ``precision``,
 ``applicability``, ``severity``, ``unit``, ``formula``, ``clause``, ``title``, ``range``,
-``categories``, ``type``, ``labels``, ``branches``, ``metadata``, ``entity``, ``imports``,
-``rows``, ``values``, ``schema``, ``provenance``, ``content``) and,
+``categories``, ``type``, ``labels``, ``branches``, ``metadata``, ``entity``, ``rows``,
+``values``, ``schema``, ``provenance``, ``content``; of an import: ``ruleset``, ``version``,
+``revision``, ``override``) and,
 for a moved bound on a single quantity, the :class:`Flip` intervals whose outcome changes.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .impact import Impact
 
 #: The order in which kinds of declarations are reported.
-KINDS = ("header", "input", "param", "table", "value", "rule", "result")
+KINDS = ("header", "import", "input", "param", "table", "value", "rule", "result")
 
 #: What a change can do: change computed values/verdicts, change only how values are shown
 #: (a derived value's display unit), or change only the document's text.

@@ -15,8 +15,8 @@ from .edits import Insert, Move, Remove, edit_name
 
 SCHEMA = "normrules.diff/1"
 _MARK = {"insert": "+", "remove": "-", "update": "~", "move": ">"}
-_KIND_WORD = {"header": "header", "input": "input", "table": "table", "value": "value", "rule": "rule",
-              "result": "result"}
+_KIND_WORD = {"header": "header", "import": "import", "input": "input", "param": "param", "table": "table",
+              "value": "value", "rule": "rule", "result": "result"}
 
 
 # ------------------------------------------------------------------ the dictionary (JSON)
