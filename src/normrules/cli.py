@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .api import find_rulesets, load
+from .api import load
 from .errors import CheckFailed, DataError, NormrulesError, diagnostics_json, render_diagnostics
 from .stream import DEFAULT_BATCH_ROWS
 

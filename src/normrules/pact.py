@@ -26,20 +26,18 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import types as T
+from .atomic import write_text_atomic
 from .errors import NormrulesError
 from .tables import split_header, to_arrow
 from .units import UnitSyntaxError, parse_unit
@@ -589,17 +587,7 @@ def write_pact(evaluation, products, path_or_stream, **options) -> list[dict]:
     if hasattr(path_or_stream, "write"):
         path_or_stream.write(text)
         return footprints
-    path = Path(path_or_stream)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path_or_stream, text)
     return footprints
 
 

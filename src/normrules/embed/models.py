@@ -210,7 +210,7 @@ def _labels_of(prep: _Prepared) -> dict:
 def _make_input_model(prep: _Prepared):
     from typing import Optional
 
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import ConfigDict, Field, create_model
 
     labels = _labels_of(prep)
     c = prep.checked
