@@ -10,7 +10,8 @@ For every size N it generates N parks (numpy, seeded): energies below 200 000 tc
 intensity limits (0.2 / 0.3 t CO2/tce) and on the 90 / 80 / 50 % guidance limits; about 2 % of
 ``co2`` and ``clean_share`` are missing (NaN).
 
-It times (best of 3, ``time.perf_counter``):
+It times (``time.perf_counter``; normrules and numpy interleaved, best of 5 each, so that a busy
+machine slows both alike; the loop best of 3):
 
 * normrules parse + compile (``normrules.load``), reported apart: the first load in the process
   (cold: builds the pint registry) and the best of 3 later loads;
@@ -22,10 +23,11 @@ It times (best of 3, ``time.perf_counter``):
   (the intensity and its limit, five verdicts, the label) but does not validate ranges, convert
   units or build entity keys;
 * a plain per-row Python loop of the same logic (only up to ``--loop-max`` rows; larger sizes are
-  extrapolated linearly from the largest size measured and marked ``~``).
+  extrapolated linearly from the largest size measured — from ``--loop-max`` parks when every
+  size is larger — and marked ``~``).
 
-A second table splits normrules' time into reading the inputs (of it: building the row-number
-keys) and executing the plan.
+A second table splits normrules' time into reading the inputs (validating ranges, finding missing
+values; numbers stay in the unit given, see ``compiler/execute.md``) and executing the plan.
 
 All three must give identical verdict codes for the five rules and identical result labels
 (asserted). Extra memory over the inputs is measured in a fresh subprocess per engine and size:
@@ -57,7 +59,6 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 import normrules  # noqa: E402
-import pyarrow as pa  # noqa: E402
 from normrules.execute import execute  # noqa: E402
 from normrules.tables import InputReader  # noqa: E402
 
@@ -221,6 +222,21 @@ def best_of(fn, repeat: int = 3) -> tuple[float, object]:
     return best, result
 
 
+def best_interleaved(fns: dict, repeat: int = 5) -> dict[str, tuple[float, object]]:
+    """Each function's best time and last result, the functions run in turn ``repeat`` times."""
+    out = {name: (math.inf, None) for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            best = out[name][0]
+            out[name] = (best, None)                 # the previous result is freed before the next run
+            gc.collect()
+            t0 = time.perf_counter()
+            result = fn()
+            out[name] = (min(best, time.perf_counter() - t0), result)
+            del result
+    return out
+
+
 def check_same(name: str, ev, codes: dict[str, np.ndarray], labels: np.ndarray) -> None:
     for rule in RULES:
         mine = codes[rule]
@@ -337,32 +353,36 @@ def main() -> None:
     import pyarrow
     print(f"normrules park benchmark — {RULESET.relative_to(ROOT)}")
     print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}, pyarrow {pyarrow.__version__}, "
-          f"{os.cpu_count()} CPU(s); times are the best of 3 (time.perf_counter)")
+          f"{os.cpu_count()} CPU(s); times: normrules and numpy interleaved, best of 5 each; loop best of 3")
     print(f"parse + compile (normrules.load): first {fmt_s(cold)} (cold, builds the pint registry), "
           f"best of 3 later {fmt_s(warm)}")
     print()
 
     rows, stages, loop_rate = [], [], None
+    if sizes and min(sizes) > loop_max:           # no size small enough: the loop's rate from loop_max parks
+        data = make_parks(loop_max)
+        t_loop, (lp_codes, lp_labels) = best_of(lambda: loop_park(data))
+        check_same("loop", rs.evaluate(data), lp_codes, lp_labels)
+        loop_rate, loop_from = t_loop / loop_max, loop_max
+        print(f"N={loop_max:>9,}: loop {fmt_s(t_loop)}, verdicts identical to normrules (the rate extrapolated below)")
     for n in sizes:
         data = make_parks(n)
-        t_nr, ev = best_of(lambda: rs.evaluate(data))
-        t_np, (np_codes, np_labels) = best_of(lambda: numpy_park(data))
+        timed = best_interleaved({"normrules": lambda: rs.evaluate(data), "numpy": lambda: numpy_park(data)})
+        (t_nr, ev), (t_np, (np_codes, np_labels)) = timed["normrules"], timed["numpy"]
         check_same("numpy", ev, np_codes, np_labels)
         if n <= loop_max:
             t_loop, (lp_codes, lp_labels) = best_of(lambda: loop_park(data))
             check_same("loop", ev, lp_codes, lp_labels)
-            loop_rate, approx = t_loop / n, False
+            loop_rate, loop_from, approx = t_loop / n, n, False
         elif loop_rate is not None:
             t_loop, approx = loop_rate * n, True
         else:
             t_loop, approx = None, False
         c = ev.counts()
-        # where normrules' time goes: reading the inputs (unit conversion, known masks, range checks,
-        # entity keys) and executing the plan; keys timed as InputReader builds row numbers
+        # where normrules' time goes: reading the inputs (range checks, known masks) and executing the plan
         t_read, (inputs, _, _) = best_of(lambda: InputReader(rs.checked).read(data), 5)
         t_exec, _ = best_of(lambda: execute(rs.plan, inputs, n), 5)
-        t_keys, _ = best_of(lambda: pa.array(np.arange(1, n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False), 5)
-        stages.append((n, t_read, t_keys, t_exec))
+        stages.append((n, t_read, t_exec))
         rows.append((n, t_nr, t_np, t_loop, approx))
         print(f"N={n:>9,}: verdicts identical in normrules / numpy / loop"
               f"{'' if n <= loop_max else ' (loop not run)'}; "
@@ -377,18 +397,15 @@ def main() -> None:
         print(f"{n:>10,} | {fmt_s(t_nr):>10} | {fmt_s(t_np):>10} | {fmt_s(t_loop, approx):>10} | "
               f"{t_nr / t_np:>14.2f}× | {ratio_loop:>14}")
     if any(approx for *_, approx in rows):
-        print(f"(~ = loop not run at this size; extrapolated linearly from N={loop_max:,})")
+        print(f"(~ = loop not run at this size; extrapolated linearly from N={loop_from:,})")
     print()
     print("normrules stages (each best of 5):")
-    header = (f"{'N':>10} | {'read inputs':>11} | {'of it: keys':>11} | {'execute':>10} | {'execute/numpy':>13} | "
-              f"{'evaluate − keys':>15} | {'that/numpy':>10}")
+    header = (f"{'N':>10} | {'read inputs':>11} | {'read/numpy':>10} | {'execute':>10} | {'execute/numpy':>13}")
     print(header)
     print("-" * len(header))
-    for (n, t_read, t_keys, t_exec), (_, t_nr, t_np, _, _) in zip(stages, rows):
-        print(f"{n:>10,} | {fmt_s(t_read):>11} | {fmt_s(t_keys):>11} | {fmt_s(t_exec):>10} | {t_exec / t_np:>12.2f}× | "
-              f"{fmt_s(t_nr - t_keys):>15} | {(t_nr - t_keys) / t_np:>9.2f}×")
-    print("(keys: the row-number strings \"1\", \"2\", … built for every evaluation without an id column;\n"
-          " \"evaluate − keys\" estimates evaluate if the keys were built only when asked for)")
+    for (n, t_read, t_exec), (_, t_nr, t_np, _, _) in zip(stages, rows):
+        print(f"{n:>10,} | {fmt_s(t_read):>11} | {t_read / t_np:>9.2f}× | {fmt_s(t_exec):>10} | {t_exec / t_np:>12.2f}×")
+    print("(entity keys — the row numbers \"1\", \"2\", … of a table without an id column — are made only when read)")
 
     mem = {}
     if not args.no_memory:

@@ -1,7 +1,8 @@
 """Phase 6: the vectorized executor.
 
-Every value is a column: a numpy array of data (floats in base units, booleans, category codes,
-date ordinals) and a boolean ``known`` mask. Verdicts are int8 codes (:data:`types.PASS` …).
+Every value is a column (:class:`~normrules.columns.Col`): a numpy array of data (floats in base
+units — or in another unit with a scale, folded into limits where exact —, booleans, category
+codes, date ordinals) and a boolean ``known`` mask. Verdicts are int8 codes (:data:`types.PASS` …).
 Each plan step is evaluated once for all entities; the Python work per step depends on the size of
 the expression, never on the number of entities.
 
@@ -22,92 +23,16 @@ Semantics (shared with :mod:`normrules.reference`, see ``compiler/execute.md``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 from . import types as T
+from .columns import (NEGATION_FAMILY, NO_LABEL, REL_TOL, Col, all_known, apply_rounding, as_bool, both,  # noqa: F401
+                      combine_verdicts, combined_as_bool, common_scale, compare, compare_limit, is_constant_array,
+                      kleene, known_everywhere, moderate, round_half_even, scalable, select_exclusive, take_rows,
+                      tolerance, verdict_as_bool, verdicts_present)
 from .errors import DataError, Span
 from .plan import Plan
-
-REL_TOL = 1e-9
-NO_LABEL = -1
-
-
-class Col(NamedTuple):
-    data: np.ndarray
-    known: np.ndarray
-
-
-def verdict_as_bool(codes: np.ndarray) -> Col:
-    return Col(codes == T.PASS, codes != T.UNKNOWN)
-
-
-def tolerance(right: np.ndarray | float):
-    return REL_TOL * np.abs(right)
-
-
-def compare(op: str, a, b):
-    """Compare two float arrays (or an array and a scalar) with the limit tolerance."""
-    if np.ndim(b):
-        # the same arithmetic as below (REL_TOL·|b|, then b ± t), without the temporaries
-        t = np.abs(b)
-        t *= REL_TOL
-        if op == "<=":
-            return a <= np.add(b, t, out=t)
-        if op == "<":
-            return a < np.subtract(b, t, out=t)
-        if op == ">=":
-            return a >= np.subtract(b, t, out=t)
-        if op == ">":
-            return a > np.add(b, t, out=t)
-        eq = (a >= b - t) & (a <= np.add(b, t, out=t))
-        return eq if op == "==" else ~eq
-    t = tolerance(b)
-    if op == "<=":
-        return a <= b + t
-    if op == "<":
-        return a < b - t
-    if op == ">=":
-        return a >= b - t
-    if op == ">":
-        return a > b + t
-    eq = (a >= b - t) & (a <= b + t)
-    return eq if op == "==" else ~eq
-
-
-def _bool(x: np.ndarray) -> np.ndarray:
-    """A condition's data as booleans (truthiness, as ``np.where`` reads it)."""
-    return x if x.dtype == bool else x.astype(bool)
-
-
-def _is_constant(x: np.ndarray) -> bool:
-    """A column made by :meth:`_Eval.const`: one value broadcast over every entity."""
-    return x.ndim == 1 and len(x) > 0 and x.strides == (0,)
-
-
-def select_exclusive(n: int, dtype, default: int, choices) -> np.ndarray:
-    """``default`` everywhere, else ``value`` where ``mask`` — for mutually exclusive masks.
-
-    Equal to nested ``np.where`` calls, but as integer arithmetic: ``np.where`` on a mask without
-    long runs is an order of magnitude slower (branch mispredictions).
-    """
-    out = np.full(n, default, dtype=dtype)
-    for mask, value in choices:
-        if value != default:
-            out += mask * dtype(value - default)
-    return out
-
-
-def round_half_even(y):
-    """GB/T 8170 rounding to an integer (四舍六入五成双), after clearing float noise below 1e-6."""
-    return np.rint(np.rint(y * 1e6) / 1e6)
-
-
-def apply_rounding(values, rounding: T.Rounding):
-    scale = 10.0 ** rounding.decimals
-    return round_half_even(values / rounding.factor * scale) / scale * rounding.factor
-
 
 @dataclass
 class Counters:
@@ -149,8 +74,11 @@ class _Eval:
         self._table_cache: dict = {}
         self._lookup_cache: dict = {}              # rows found by exact lookups, per table and key columns
         self._counts_cache: dict[str, np.ndarray] = {}
-        self._true = {name: np.ones(n, dtype=bool) for name, n in entities.sizes.items()}
-        self.limit_tests: dict[tuple, Col] = {}    # `name op limit`, computed once (rules share scopes)
+        self._true = {name: all_known(n) for name, n in entities.sizes.items()}
+        self.limit_tests: dict[tuple, dict[str, Col]] = {}    # `name op limit`, computed once (rules share scopes)
+        self._scopes: dict[tuple, tuple] = {}      # per `applies` column: the rows in scope, codes out of it
+        self._uses_active: dict[int, bool] = {}
+        self._consts: dict[tuple, Col] = {}
         self.enter(entities.root)
 
     def enter(self, entity: str) -> str:
@@ -169,10 +97,28 @@ class _Eval:
             value = np.int32(int(e.value))
         else:
             value = np.float64(float(e.value))
-        return Col(np.broadcast_to(value, (self.n,)), self.all_true)
+        key = (self.n, value.dtype, value)
+        col = self._consts.get(key)
+        if col is None:
+            col = self._consts[key] = Col(np.broadcast_to(value, (self.n,)), self.all_true)
+        return col
 
     def ev(self, e, active: np.ndarray) -> Col:
         return getattr(self, "e_" + type(e).__name__)(e, active)
+
+    def uses_active(self, e) -> bool:
+        """Whether evaluating ``e`` reads its ``active`` mask: to count or report something only for
+        the rows it is evaluated for (a division, a lookup, a unit conversion, an aggregate)."""
+        found = self._uses_active.get(id(e))
+        if found is None:
+            found = self._uses_active[id(e)] = any(
+                isinstance(x, (T.Aggregate, T.Lookup)) or (isinstance(x, T.Arith) and x.op == "/")
+                or (isinstance(x, T.Func) and x.name == "convert") for x in T.texpr_walk(e))
+        return found
+
+    def narrow(self, e, active: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The active mask for a sub-expression ``e`` evaluated where ``mask`` holds."""
+        return both(active, mask) if self.uses_active(e) else active
 
     def e_Const(self, e, active):
         return self.const(e)
@@ -187,51 +133,96 @@ class _Eval:
 
     def e_Neg(self, e, active):
         x = self.ev(e.operand, active)
-        return Col(-x.data, x.known)
+        return Col(-x.raw, x.known, x.scale, bounds=(-x.bounds[1], -x.bounds[0]) if x.bounds else None)
 
     def e_Arith(self, e: T.Arith, active):
         a, b = self.ev(e.left, active), self.ev(e.right, active)
-        known = a.known & b.known
-        if e.op == "+":
-            data = a.data + b.data
-        elif e.op == "-":
-            data = a.data - b.data
-        elif e.op == "*":
-            data = a.data * b.data
-        else:
-            zero = b.data == 0
-            if zero.any():
-                count = int(np.count_nonzero(zero & known & active))
-                data = a.data / np.where(zero, 1.0, b.data)
-                known = known & ~zero
-            else:
-                count = 0
-                data = a.data / b.data
+        known = both(a.known, b.known)
+        if e.op in ("*", "/") and moderate(a) and moderate(b):
+            # no zero, no overflow, no underflow: in the operands' own units, the product or quotient
+            # differs from the one in base units by rounding only, its sign the same
+            corners = [x / y if e.op == "/" else x * y for x in a.bounds for y in b.bounds]
+            if e.op == "/":
+                self.counters.division_by_zero.setdefault(e.span, 0)
+                return Col(a.raw / b.raw, known, a.scale / b.scale, bounds=(min(corners), max(corners)))
+            return Col(a.raw * b.raw, known, a.scale * b.scale, bounds=(min(corners), max(corners)))
+        # else in base units, as the reference computes
+        if e.op == "/":
+            data = a.data / b.data
+            finite = np.isfinite(data)
+            # a known divisor of zero makes the result infinite or NaN: look for zeros among those rows only
+            spots = np.flatnonzero(np.greater(known, finite))
+            count = int(np.count_nonzero(active[spots[b.data[spots] == 0]]))
             self.counters.division_by_zero[e.span] = self.counters.division_by_zero.get(e.span, 0) + count
-        return Col(data, known & np.isfinite(data))
+            return Col(data, both(known, finite))
+        data = a.data + b.data if e.op == "+" else a.data - b.data if e.op == "-" else a.data * b.data
+        return Col(data, both(known, np.isfinite(data)))
 
     def e_Cmp(self, e: T.Cmp, active):
         if isinstance(e.left.type, T.NumT) and isinstance(e.right, T.Const):
-            # a limit: compared as a scalar, known wherever the left side is
-            key = (self.ctx, e.left.name, e.op, e.right.value, e.rounding) if isinstance(e.left, T.Load) else None
-            if key in self.limit_tests:
-                return self.limit_tests[key]
+            # a limit: compared as a scalar, known wherever the left side is; `x < v` is `not x >= v`
+            # (and so on) wherever x is known, so a test and its negation share the work
+            key = ((self.ctx, e.left.name, NEGATION_FAMILY[e.op], e.right.value, e.rounding)
+                   if isinstance(e.left, T.Load) else None)
+            tests = self.limit_tests.setdefault(key, {}) if key is not None else {}
+            if e.op in tests:
+                return tests[e.op]
+            if tests:                                   # the negation is there
+                done = next(iter(tests.values()))
+                col = tests[e.op] = Col(~done.data, done.known)
+                return col
             a = self.ev(e.left, active)
-            left = apply_rounding(a.data, e.rounding) if e.rounding is not None else a.data
-            col = Col(compare(e.op, left, e.right.value), a.known)
-            if key is not None:
-                self.limit_tests[key] = col
+            col = tests[e.op] = Col(self.compare_limit(e.op, a, e.right.value, e.rounding), a.known)
             return col
         a, b = self.ev(e.left, active), self.ev(e.right, active)
-        known = a.known & b.known
+        known = both(a.known, b.known)
         if isinstance(e.left.type, T.NumT):
-            left = apply_rounding(a.data, e.rounding) if e.rounding is not None else a.data
-            return Col(compare(e.op, left, b.data), known)
+            if e.rounding is not None:
+                return Col(compare(e.op, apply_rounding(a.data, e.rounding), b.data), known)
+            if b.choice is not None and a.choice is None:
+                # a limit that is one of two numbers: two scalar comparisons, picked per row
+                pick, values = b.choice
+                limits = [v * b.scale for v in values]
+                left, scale = (a.raw, a.scale) if all(scalable(x, a.scale) for x in limits) else (a.data, 1.0)
+                no, yes = (compare_limit(e.op, left, x, scale) for x in limits)
+                no ^= pick & (no ^ yes)
+                return Col(no, known)
+            return Col(compare(e.op, a.data, b.data), known)
         eq = a.data == b.data
         if e.op in ("==", "!="):
             return Col(eq if e.op == "==" else ~eq, known)
         data = {"<": a.data < b.data, "<=": a.data <= b.data, ">": a.data > b.data, ">=": a.data >= b.data}[e.op]
         return Col(data, known)
+
+    def compare_limit(self, op: str, a: Col, limit: float, rounding: T.Rounding | None) -> np.ndarray:
+        """The data of ``a op limit`` for a number column ``a`` and a scalar limit in base units."""
+        if rounding is not None:
+            return compare_limit(op, apply_rounding(a.data, rounding), limit)
+        if a.choice is not None:                    # each of the two numbers is on one side of the limit
+            pick, values = a.choice
+            no, yes = compare_limit(op, np.array(values, dtype=np.float64), limit, a.scale)
+            if no == yes:
+                return np.broadcast_to(np.bool_(no), (self.n,))
+            return pick.copy() if yes else ~pick
+        if not scalable(limit, a.scale):
+            return compare_limit(op, a.data, limit)
+        return compare_limit(op, a.raw, limit, a.scale)
+
+    def scope(self, applies: Col) -> tuple[np.ndarray, np.ndarray]:
+        """For a rule's ``applies`` column: the rows in scope (known and true) and the int8 codes of
+        the rows out of it (NOT_APPLICABLE where known false, else UNKNOWN). Rules with one condition
+        (the same cached limit test) share the work."""
+        key = (id(applies.data), id(applies.known))
+        cached = self._scopes.get(key)
+        if cached is None:
+            if len(self._scopes) >= 8:                # rules sharing a condition come together: keep a few
+                del self._scopes[next(iter(self._scopes))]
+            true = as_bool(applies.data)
+            out_of_scope = np.greater(applies.known, true).view(np.int8)     # known & ~true
+            codes = out_of_scope * np.int8(T.NOT_APPLICABLE - T.UNKNOWN)
+            codes += np.int8(T.UNKNOWN)
+            cached = self._scopes[key] = (both(applies.known, true), codes, applies)   # applies keeps the ids
+        return cached[0], cached[1]
 
     def e_BoolOp(self, e: T.BoolOp, active):
         return kleene(e.op, self.ev(e.left, active), self.ev(e.right, active))
@@ -245,7 +236,9 @@ class _Eval:
             codes = self.verdict_codes(e.operand, active)
             return Col(codes == T.VERDICT_NAMES.index(e.state), self.all_true)
         x = self.ev(e.operand, active)
-        return Col(~x.known if e.state == "unknown" else x.known.copy(), self.all_true)
+        if e.state == "unknown":
+            return Col(~x.known, self.all_true)
+        return Col(x.known if known_everywhere(x.known) else x.known.copy(), self.all_true)
 
     def verdict_codes(self, e, active) -> np.ndarray:
         if isinstance(e, T.Up):                    # a parent's verdict read in a child row
@@ -266,27 +259,31 @@ class _Eval:
 
     def e_IfElse(self, e: T.IfElse, active):
         c = self.ev(e.cond, active)
-        cond = _bool(c.data)
-        chosen_then = c.known & cond
-        a = self.ev(e.then, active & chosen_then)
-        b = self.ev(e.else_, active & c.known & ~cond)
-        if _is_constant(a.data) and _is_constant(b.data) and a.data.dtype == b.data.dtype:
-            data = np.array([b.data[0], a.data[0]])[cond.view(np.uint8)]   # a two-entry lookup table
+        cond = as_bool(c.data)
+        a = self.ev(e.then, self.narrow(e.then, active, both(c.known, cond)))
+        b = self.ev(e.else_, self.narrow(e.else_, active, np.greater(c.known, cond)))   # known & ~cond
+        if known_everywhere(a.known) and known_everywhere(b.known):
+            known = c.known
         else:
-            data = np.where(cond, a.data, b.data)
-        return Col(data, c.known & ((cond & a.known) | (~cond & b.known)))
+            known = both(c.known, (cond & a.known) | (~cond & b.known))
+        if a.is_constant and b.is_constant and a.raw.dtype == b.raw.dtype:
+            if a.raw.dtype == np.float64:               # built only if read: a limit of two numbers is compared as scalars
+                return Col(None, known, choice=(cond, (b.raw[0] * b.scale, a.raw[0] * a.scale)))
+            return Col(np.array([b.raw[0], a.raw[0]])[cond.view(np.uint8)], known)   # a two-entry lookup table
+        scale, then, otherwise = common_scale(a, b)
+        return Col(np.where(cond, then, otherwise), known, scale)
 
     def e_CaseWhen(self, e: T.CaseWhen, active):
         decided = np.zeros(self.n, dtype=bool)
         data = known = None
         for cond, value in e.whens:
-            c = self.ev(cond, active & ~decided)
+            c = self.ev(cond, self.narrow(cond, active, ~decided))
             take = ~decided & c.known & c.data
-            v = self.ev(value, active & take)
+            v = self.ev(value, self.narrow(value, active, take))
             data = v.data.copy() if data is None else np.where(take, v.data, data)
             known = take & v.known if known is None else np.where(take, v.known, known)
             decided = decided | take | (~decided & ~c.known)
-        v = self.ev(e.else_, active & ~decided)
+        v = self.ev(e.else_, self.narrow(e.else_, active, ~decided))
         rest = ~decided
         return Col(np.where(rest, v.data, data), np.where(rest, v.known, known))
 
@@ -294,15 +291,19 @@ class _Eval:
         if e.name == "convert":
             return self.convert(e, active)
         args = [self.ev(a, active) for a in e.args]
-        known = np.logical_and.reduce([a.known for a in args])
+        known = args[0].known
+        for arg in args[1:]:
+            known = both(known, arg.known)
         if e.name == "abs":
-            return Col(np.abs(args[0].data), known)
+            return Col(np.abs(args[0].raw), known, args[0].scale)
         if e.name == "year_day":
             days = np.where(known, args[0].data, 0).astype("int64").astype("datetime64[D]")
             return Col(days.astype("datetime64[Y]").astype("int64").astype(float) + 1970.0, known)
         if e.name == "year_month":
             return Col(np.floor(args[0].data / 12.0), known)
         reduce = np.minimum if e.name == "min" else np.maximum
+        if len({a.scale for a in args}) == 1:
+            return Col(reduce.reduce([a.raw for a in args]), known, args[0].scale)
         return Col(reduce.reduce([a.data for a in args]), known)
 
     def verdict_set_codes(self, e: T.VerdictSet) -> np.ndarray:
@@ -310,13 +311,13 @@ class _Eval:
         return combine_verdicts(e.func, codes, self.n)
 
     def e_VerdictSet(self, e: T.VerdictSet, active):
-        return verdict_as_bool(self.verdict_set_codes(e))
+        return combined_as_bool(e.func, verdicts_present([self.env[r].data for r in e.rules], self.n))
 
     def convert(self, e: T.Func, active):
         q, a, b = (self.ev(x, active) for x in e.args[:3])
         matrix = np.asarray(e.args[3].value, dtype=float)
-        codes_known = a.known & b.known
-        known = q.known & codes_known
+        codes_known = both(a.known, b.known)
+        known = both(q.known, codes_known)
         ia, ib = a.data, b.data
         if not codes_known.all():            # codes of unknown units may be anything: read cell (0, 0)
             ia, ib = np.where(codes_known, ia, 0), np.where(codes_known, ib, 0)
@@ -328,7 +329,7 @@ class _Eval:
             cats_a, cats_b = e.args[1].type.categories, e.args[2].type.categories
             raise DataError(f"unit `{cats_a[int(a.data[row])]}` cannot be converted to `{cats_b[int(b.data[row])]}` "
                             f"({e.span})", column=self.ctx, row=row + 1)
-        return Col(q.data * factor, known & ~nan)
+        return Col(q.data * factor, np.greater(known, nan))       # known & ~nan
 
     # ------------------------------------------------------------------ entities and tables
     def e_Up(self, e: T.Up, active):
@@ -338,7 +339,7 @@ class _Eval:
             col = self.ev(e.operand, self.all_true)
         finally:
             self.enter(previous)
-        return Col(col.data[rows], col.known[rows])
+        return Col(col.raw[rows], take_rows(col.known, rows), col.scale, bounds=col.bounds)
 
     def e_Aggregate(self, e: T.Aggregate, active):
         rows = self.entities.parent_rows[e.child]
@@ -349,7 +350,7 @@ class _Eval:
             child_active = self.all_true if everywhere else active[rows]
             if e.where is not None:
                 w = self.ev(e.where, child_active)
-                included = w.known & _bool(w.data)
+                included = w.known & as_bool(w.data)
                 undecided = None if w.known.all() else ~w.known
                 value_active = included if child_active is self.all_true else child_active & included
                 value = self.ev(e.value, value_active) if e.value is not None else None
@@ -359,25 +360,30 @@ class _Eval:
         finally:
             self.enter(previous)
         count = self._row_counts(e.child) if included is None else _counts(rows, included, n_parent)
-        if value is not None:
+        if value is not None and not known_everywhere(value.known):
             bad = ~value.known if included is None else included & ~value.known
             undecided = bad if undecided is None else undecided | bad
             good = value.known if included is None else included & value.known
+        elif value is not None:
+            good = value.known if included is None else included
         else:
             good = self._true[e.child] if included is None else included
         unknown_rows = _any_per(rows, undecided, n_parent) if undecided is not None else np.zeros(n_parent, dtype=bool)
         known = ~unknown_rows & (count > 0)
-        if e.func in ("sum", "mean"):
-            total = _sums(rows, _masked(value.data, good), n_parent)
+        scale = 1.0
+        if e.func in ("sum", "mean"):                 # in base units: the sums are exactly the sums of `data`
+            weights = value.data if known_everywhere(good) else _masked(value.data, good)
+            total = _sums(rows, weights, n_parent)
             data = total if e.func == "sum" else total / np.where(count > 0, count, 1.0)
         elif e.func in ("min", "max"):
+            scale = value.scale
             ufunc = np.minimum if e.func == "min" else np.maximum
             data = np.full(n_parent, np.inf if e.func == "min" else -np.inf)
-            ufunc.at(data, rows[good], value.data[good])
+            ufunc.at(data, rows[good], value.raw[good])
         elif e.func == "count":
             data = count.copy()
         else:
-            truth = good & _bool(value.data)
+            truth = good & as_bool(value.data)
             trues = _counts(rows, truth, n_parent)
             if e.func == "share":
                 data = trues / np.where(count > 0, count, 1.0)
@@ -385,14 +391,14 @@ class _Eval:
                 data = trues > 0
                 known = (data | ~unknown_rows) & (count > 0)
             else:
-                falses = _any_per(rows, good & ~_bool(value.data), n_parent)
+                falses = _any_per(rows, good & ~as_bool(value.data), n_parent)
                 data = ~falses
                 known = (falses | ~unknown_rows) & (count > 0)
         if e.default is not None:
             empty = (count == 0) & ~unknown_rows
-            data = np.where(empty, e.default.value, data)
+            data = np.where(empty, e.default.value / scale if scale != 1.0 else e.default.value, data)
             known = known | empty
-        return Col(data, known)
+        return Col(data, known, scale)
 
     def _row_counts(self, child: str) -> np.ndarray:
         """How many rows of ``child`` each parent row has (float64; once per run)."""
@@ -447,7 +453,9 @@ class _Eval:
         table = self.tables[e.table]
         keys, dims, row_of, columns = self._table_index(table)
         args = [self.ev(k, active) for k in e.keys]
-        known = np.logical_and.reduce([a.known for a in args]) if args else self.all_true
+        known = self.all_true
+        for arg in args:
+            known = both(known, arg.known)
         if e.latest is not None:
             values = table.values(table.keys[0][0])
             order = np.argsort(np.array([np.nan if v is None else v for v in values], dtype=float), kind="stable")
@@ -459,14 +467,14 @@ class _Eval:
             # exact keys: the point of the dense key grid each row names, and whether a table row is there
             flat, hit = self._grid_points(e, args, known, keys, dims, row_of)
             where = (e.table, e.span)
-            missed = known & ~hit
-            self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + int(
-                np.count_nonzero(missed if active is self.all_true else missed & active))
+            missed = np.greater(known, hit) if hit is not known else None      # known & ~hit
+            self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + (
+                0 if missed is None else int(np.count_nonzero(missed if active is self.all_true else missed & active)))
             _, (grid_data, grid_known) = columns[e.column]
             if not len(grid_data):
                 return Col(np.zeros(self.n, dtype=grid_data.dtype), np.zeros(self.n, dtype=bool))
             # a full table (a row with this cell at every grid point): known wherever a row is hit
-            return Col(grid_data[flat], hit if grid_known.all() else hit & grid_known[flat])
+            return Col(grid_data[flat], hit if grid_known.all() else both(hit, grid_known[flat]))
         miss = known & (row < 0)
         where = (e.table, e.span)
         self.counters.lookup_misses[where] = self.counters.lookup_misses.get(where, 0) + int(
@@ -487,7 +495,7 @@ class _Eval:
         # every code below is a grid index (0 where the keys name no grid point): so is their sum
         index_type = np.int32 if len(row_of) < 1 << 31 else np.intp
         flat = None
-        valid = known.copy()
+        valid = None                                   # None: every key names a grid point
         strides = [int(x) for x in np.cumprod([1] + dims[:0:-1])[::-1]]
         for (kind, size, _, uniq), key_map, arg, stride in zip(keys, e.key_maps, args, strides):
             if kind == "text":
@@ -495,24 +503,25 @@ class _Eval:
                 if key_map is not None and key_map != tuple(range(len(key_map))):
                     code = np.asarray(key_map, dtype=np.intp)[code]
                     ok = code >= 0
-                    valid &= ok
+                    valid = ok if valid is None else valid & ok
                     code = np.where(ok, code, 0)
             else:
                 x = np.where(arg.known, arg.data, np.nan)
                 code = np.clip(np.searchsorted(uniq, x), 0, max(size - 1, 0))
                 code = np.where(uniq[code] == x, code, -1) if size else np.full(self.n, -1)
                 ok = code >= 0
-                valid &= ok
+                valid = ok if valid is None else valid & ok
                 code = np.where(ok, code, 0)
             term = code * stride if stride != 1 else code
             flat = term.astype(index_type) if flat is None else flat + term
         if flat is None:                               # no keys: the table's single grid point
             flat = np.zeros(self.n, dtype=index_type)
+        valid = known if valid is None else both(known, valid)
         present = row_of >= 0
         if not len(row_of):
             hit = np.zeros(self.n, dtype=bool)
         else:
-            hit = valid if present.all() else valid & present[flat]
+            hit = valid if present.all() else both(valid, present[flat])
         self._lookup_cache[cache_key] = ((flat, hit), args)
         return flat, hit
 
@@ -571,66 +580,50 @@ def _sums(rows: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(rows, weights=weights, minlength=n).astype(np.float64, copy=False)
 
 
-def kleene(op: str, a: Col, b: Col) -> Col:
-    """Three-valued ``and``/``or`` (Kleene): ``false and unknown`` is false, ``true or unknown`` is true."""
-    if op == "and":
-        false = (a.known & ~a.data) | (b.known & ~b.data)
-        true = a.known & a.data & b.known & b.data
-        return Col(true, true | false)
-    true = (a.known & a.data) | (b.known & b.data)
-    false = a.known & ~a.data & b.known & ~b.data
-    return Col(true, true | false)
-
-
-def combine_verdicts(func: str, codes, n: int | None = None) -> np.ndarray:
-    """``all``/``any`` over verdict codes: a (rules × entities) array, or a list of rows of length ``n``."""
-    rows = list(codes)
-    if n is None:
-        n = len(rows[0])
-    present = np.zeros(n, dtype=np.int8)           # bit 1 << code set when some rule has that verdict
-    for row in rows:
-        present |= np.left_shift(np.int8(1), row, dtype=np.int8)
-    any_fail = (present & (1 << T.FAIL)) != 0
-    any_pass = (present & (1 << T.PASS)) != 0
-    any_unknown = (present & (1 << T.UNKNOWN)) != 0
-    none_applies = present == (1 << T.NOT_APPLICABLE)
-    decides, decided, otherwise = (any_fail, T.FAIL, T.PASS) if func == "all" else (any_pass, T.PASS, T.FAIL)
-    unknown = ~decides & any_unknown
-    not_applicable = ~decides & ~any_unknown & none_applies
-    return select_exclusive(n, np.int8, otherwise,
-                            [(decides, decided), (unknown, T.UNKNOWN), (not_applicable, T.NOT_APPLICABLE)])
-
-
 def rule_verdict(ev: _Eval, rule) -> np.ndarray:
-    choices = []
     if rule.applies is not None:
-        app = ev.ev(rule.applies, ev.all_true)
-        applies = _bool(app.data)
-        active = app.known & applies
-        choices.append((app.known & ~applies, T.NOT_APPLICABLE))
+        active, codes = ev.scope(ev.ev(rule.applies, ev.all_true))
     else:
-        active = ev.all_true
+        active, codes = ev.all_true, np.int8(T.UNKNOWN)
     req = ev.ev(rule.require, active)
-    ok = _bool(req.data)
-    decided = active & req.known
-    choices += [(decided & ok, T.PASS), (decided & ~ok, T.FAIL)]
-    return select_exclusive(ev.n, np.int8, T.UNKNOWN, choices)
+    ok = as_bool(req.data)
+    decided = both(active, req.known)
+    # decided rows are in scope (code UNKNOWN so far) and become PASS or FAIL; the others keep
+    # their code: NOT_APPLICABLE out of scope, UNKNOWN where the scope or the requirement is
+    fail = np.greater(decided, ok).view(np.int8)                # decided & ~ok
+    if T.FAIL - T.PASS != 1:
+        fail *= np.int8(T.FAIL - T.PASS)
+    out = decided.view(np.int8) * np.int8(T.PASS - T.UNKNOWN)
+    out += codes
+    out += fail
+    return out
 
 
 def result_labels(ev: _Eval, result) -> np.ndarray:
-    decided = np.zeros(ev.n, dtype=bool)
-    choices = []                                   # the branches' `take` masks are disjoint
+    # label indexes are added up in int8 (bool·int8 arithmetic is several times faster than int16)
+    small = len(result.labels) < 127
+    labels = np.full(ev.n, NO_LABEL, dtype=np.int8 if small else np.int16)
+    decided = None         # rows whose label is settled: taken by a branch, or blocked by an unknown condition
     for index, cond in result.branches:
         if cond is None:
-            take = ~decided
-            c_known = ev.all_true
+            take = ~decided if decided is not None else np.ones(ev.n, dtype=bool)
+            settled = None
         else:
-            c = ev.ev(cond, ~decided)
-            take = ~decided & c.known & _bool(c.data)
-            c_known = c.known
-        choices.append((take, index))
-        decided = decided | take | (~decided & ~c_known)
-    return select_exclusive(ev.n, np.int16, NO_LABEL, choices)
+            active = ~decided if decided is not None and ev.uses_active(cond) else ev.all_true
+            c = ev.ev(cond, active)
+            ok = as_bool(c.data)
+            hit = both(c.known, ok)
+            take = hit if decided is None else np.greater(hit, decided)      # hit & ~decided
+            # an unknown condition settles the row without a label: later branches cannot take it
+            settled = ok if known_everywhere(c.known) else ~np.greater(c.known, ok)   # ok or unknown
+        if small:                                            # the `take` masks are disjoint
+            step = index - NO_LABEL
+            labels += take.view(np.int8) * np.int8(step) if step != 1 else take.view(np.int8)
+        else:
+            labels += take * np.int16(index - NO_LABEL)
+        if settled is not None:
+            decided = settled if decided is None else decided | settled
+    return labels.astype(np.int16) if small else labels
 
 
 def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
@@ -662,8 +655,8 @@ def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
                 env[name] = inputs[name]
             elif kind == "value":
                 col = ev.ev(values[name].expr, ev.all_true)
-                if _is_constant(col.data):             # a constant `let`: give it a column of its own
-                    col = Col(np.array(col.data), col.known)
+                if col.is_constant:                    # a constant `let`: give it a column of its own
+                    col = Col(np.array(col.raw), col.known, col.scale)
                 env[name] = col
             elif kind == "rule":
                 codes = rule_verdict(ev, rules[name])

@@ -1,14 +1,17 @@
 """Reading entity tables into canonical columns, and writing evaluation results.
 
 Input columns are matched to declared inputs by name; a header may carry a unit in brackets
-(``energy [万tce/yr]``), converted on read with pint. Every conversion is a whole-column
-pyarrow/numpy operation. Missing cells (empty, NaN, null) become unknown, never zero.
+(``energy [万tce/yr]``), whose factor to base units pint gives. Numbers keep the unit they were
+given in, the factor carried as the column's scale (see :class:`~normrules.columns.Col`); a float
+numpy column is used as it is, not copied. Every conversion is a whole-column pyarrow/numpy
+operation. Missing cells (empty, NaN, null) become unknown, never zero.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -20,7 +23,7 @@ import pyarrow.compute as pc
 from . import types as T
 from .check import CheckedRuleset, date_ordinal
 from .errors import DataError, did_you_mean
-from .execute import Col
+from .execute import Col, all_known
 from .units import UnitSyntaxError, parse_unit
 
 _HEADER = re.compile(r"^\s*(?P<name>[^\[\]]+?)\s*(?:\[(?P<unit>[^\]]*)\])?\s*$")
@@ -339,7 +342,7 @@ class InputReader:
             factor = self._header_factor(inp, column, unit, typ)
             return self._finish_number(inp, column, unit, typ, arr.astype(np.float64, copy=False), None, factor)
         if isinstance(typ, T.BoolT) and arr.dtype.kind == "b" and not unit:
-            return Col(arr.copy(), np.ones(len(arr), dtype=bool))
+            return Col(arr, all_known(len(arr)))
         return None
 
     def _convert(self, inp, column: str, unit: str | None, arr: pa.Array, n: int) -> Col:
@@ -395,53 +398,66 @@ class InputReader:
         return self._finish_number(inp, column, unit, typ, values, percent_marked, factor)
 
     def _finish_number(self, inp, column, unit, typ: T.NumT, values: np.ndarray, percent_marked, factor: float) -> Col:
-        """Float values as read (NaN = missing; ``percent_marked`` where written with %) → canonical column."""
+        """Float values as read (NaN = missing; ``percent_marked`` where written with %) → a column.
+
+        The values stay in the unit they were given in, and are not copied: the column's ``scale``
+        is the factor to base units, which the executor folds into limits and constants.
+        """
         declared = typ.unit
-        known = ~np.isnan(values)
-        if percent_marked is not None and percent_marked.any():
-            data = np.where(percent_marked, values * 0.01, values * factor)
-        else:
+        if percent_marked is not None and not percent_marked.any():
             percent_marked = None
-            data = values * factor
-        # smallest and largest value (fmin/fmax skip NaN; NaN when every value is missing), taken once
-        # and scaled: multiplying by a positive factor keeps the order, so they are data's extremes too
-        warn = declared.text in ("percent", "%") and not unit and percent_marked is None
-        extremes = None
-        if percent_marked is None and len(values) and factor > 0 and (warn or inp.low is not None or inp.high is not None):
-            lo, hi = np.fmin.reduce(values), np.fmax.reduce(values)
-            extremes = (lo * factor, hi * factor)
-            if warn and hi <= 1 and lo >= -1:          # every known value within ±1 (false when none is known)
-                self._percent_warning(inp, column)
-        elif warn and known.any() and not (np.abs(values) > 1).any():
-            self._percent_warning(inp, column)
-        in_range = self._range(inp, column, data, known, extremes)
-        if in_range is known:                         # nothing rejected: data is already NaN where unknown
-            return Col(data, known)
-        return Col(np.where(in_range, data, np.nan), in_range)
+        # the smallest and largest value, taken once: `min` is NaN when a value is missing (then the
+        # known mask is built, and fmin/fmax skip NaN); both are NaN when every value is missing
+        lo = hi = math.nan
+        known = all_known(len(values))
+        if len(values):
+            lo = float(values.min())
+            if math.isnan(lo):
+                known = values == values                 # not NaN
+                lo, hi = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+            else:
+                hi = float(values.max())
+        if declared.text in ("percent", "%") and not unit and percent_marked is None and hi <= 1 and lo >= -1:
+            self._percent_warning(inp, column)          # every known value within ±1 (false when none is)
+        if percent_marked is not None:
+            return self._in_range(inp, column, Col(np.where(percent_marked, values * 0.01, values * factor), known))
+        if factor <= 0:
+            return self._in_range(inp, column, Col(values * factor, known))
+        extremes = (lo * factor, hi * factor)            # a positive factor keeps the order
+        if (math.isfinite(lo) and not math.isfinite(extremes[0])) or (math.isfinite(hi) and not math.isfinite(extremes[1])):
+            # a value too large for base units: converted now, infinite as the reference has it
+            return self._in_range(inp, column, Col(values * factor, known), extremes)
+        bounds = (lo, hi) if lo <= hi else None            # over the known values (None: none is known)
+        return self._in_range(inp, column, Col(values, known, factor, bounds=bounds), extremes)
 
     def _percent_warning(self, inp, column) -> None:
         self.warnings.append(
             f"column `{column}`: every value is ≤ 1 — `{inp.name}` is a percentage, so 0.95 means 0.95 %, "
             f"not 95 %; write 95 or 95% (or put `[1]` in the header for fractions)")
 
-    def _range(self, inp, column, data, known, extremes=None) -> np.ndarray:
+    def _in_range(self, inp, column, col: Col, extremes=None) -> Col:
+        """``col`` with its values outside the declared range rejected: an error, or unknown (and
+        counted) with ``invalid="unknown"``. ``extremes``: its smallest and largest value in base
+        units, when already known."""
         if inp.low is None and inp.high is None:
-            return known
-        if extremes is None and len(data):
-            extremes = (np.fmin.reduce(data), np.fmax.reduce(data))    # NaN skipped
+            return col
+        if extremes is None and len(col.known):
+            extremes = (np.fmin.reduce(col.data), np.fmax.reduce(col.data))    # NaN skipped
         if extremes is not None and self._within(inp, *extremes):
-            return known                              # the smallest and the largest value are in range
+            return col                                   # the smallest and the largest value are in range
+        data, known = col.data, col.known
         bad = np.zeros(len(data), dtype=bool)
         if inp.low is not None:
             bad |= known & ((data < inp.low) if inp.low_inclusive else (data <= inp.low))
         if inp.high is not None:
             bad |= known & ((data > inp.high) if inp.high_inclusive else (data >= inp.high))
         if not bad.any():
-            return known
+            return col
         d = inp.decl.range
-        return self._reject(inp, column, bad, known,
-                            f"outside the declared range {'[' if d.low.inclusive else '('}{d.low.text}, "
-                            f"{d.high.text}{']' if d.high.inclusive else ')'} {inp.type}")
+        in_range = self._reject(inp, column, bad, known,
+                                f"outside the declared range {'[' if d.low.inclusive else '('}{d.low.text}, "
+                                f"{d.high.text}{']' if d.high.inclusive else ')'} {inp.type}")
+        return Col(np.where(in_range, data, np.nan), in_range)
 
     @staticmethod
     def _within(inp, smallest: float, largest: float) -> bool:
@@ -454,7 +470,7 @@ class InputReader:
 
     def _boolean(self, inp, column, arr) -> Col:
         if pa.types.is_boolean(arr.type):
-            known = np.asarray(arr.is_valid())
+            known = all_known(len(arr)) if not arr.null_count else np.asarray(arr.is_valid())
             return Col(np.asarray(pc.fill_null(arr, False)), known)
         if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
             v = np.asarray(pc.fill_null(arr.cast(pa.float64()), np.nan), dtype=float)
@@ -475,6 +491,8 @@ class InputReader:
             return self._text_dictionary(inp, column, arr, typ)
         s = _as_strings(arr)
         idx = pc.index_in(s, value_set=pa.array(typ.categories, pa.string()))
+        if not idx.null_count:                             # every row holds a declared category
+            return Col(np.asarray(idx).astype(np.int32, copy=False), all_known(len(idx)))
         present = np.asarray(s.is_valid())
         found = np.asarray(idx.is_valid())
         bad = present & ~found
@@ -504,7 +522,7 @@ class InputReader:
             indices = np.asarray(indices)
             identity = np.array_equal(code_of[:-1], np.arange(len(d)))
             codes = indices.astype(np.int32, copy=False) if identity else code_of[indices]
-            return Col(codes, np.ones(len(indices), dtype=bool))
+            return Col(codes, all_known(len(indices)))
         if indices.null_count:
             indices = pc.fill_null(indices.cast(pa.int64()), len(d))
         indices = np.asarray(indices)
