@@ -111,6 +111,21 @@ def loads(text: str, file: str = "<string>", *, roots=None, as_of=None) -> "Rule
     return compile_text(text, file, roots=roots, as_of=as_of)
 
 
+def input_paths(ruleset: "Ruleset", specs: Iterable[str]) -> dict[str, str]:
+    """``FILE`` (the root entity's table) or ``ENTITY=FILE`` specs, as ``--input`` takes them, by entity.
+
+    A prefix before ``=`` that names no entity of the ruleset is part of the path."""
+    checked = ruleset.checked
+    names = [e.name for e in checked.entities] or [checked.entity]
+    paths: dict[str, str] = {}
+    for spec in specs:
+        entity, sep, path = spec.partition("=")
+        if not sep or entity not in names:
+            entity, path = checked.entity, spec
+        paths[entity] = path
+    return paths
+
+
 def find_rulesets(paths: Iterable[str | Path]) -> list[Path]:
     """Every ``.nr`` file named, or under the directories named, in a stable order."""
     out: list[Path] = []

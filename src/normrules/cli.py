@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .api import load
+from .api import input_paths, load
 from .errors import CheckFailed, DataError, NormrulesError, diagnostics_json, render_diagnostics
 from .stream import DEFAULT_BATCH_ROWS
 
@@ -194,18 +194,12 @@ def _load_or_exit(ruleset, roots=(), as_of=None):
 
 def _input_files(rs, inputs: tuple[str, ...]) -> dict[str, str]:
     """``--input FILE`` (the root entity) or ``--input entity=FILE`` for each entity: entity → path."""
-    c = rs.checked
-    names = [e.name for e in c.entities] or [c.entity]
-    files: dict[str, str] = {}
-    for spec in inputs:
-        entity, sep, path = spec.partition("=")
-        if not sep or entity not in names:
-            entity, path = c.entity, spec
+    files = input_paths(rs, inputs)
+    for path in files.values():
         if not Path(path).is_file():
             _fail(f"no input file {path}")
-        files[entity] = path
-    if c.entity not in files:
-        _fail(f"no table for `{c.entity}`: pass --input {c.entity}=FILE")
+    if rs.checked.entity not in files:
+        _fail(f"no table for `{rs.checked.entity}`: pass --input {rs.checked.entity}=FILE")
     return files
 
 

@@ -45,7 +45,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(f"normrules.dask needs Dask ({_exc}): pip install 'normrules[dask]'") from None
 
 from . import types as T
-from .api import Ruleset, load
+from .api import Ruleset, input_paths, load
 from .errors import CheckFailed, DataError, NormrulesError
 from .execute import Counters
 from .imports import default_roots
@@ -589,13 +589,7 @@ def run_eval_command(ruleset_path, inputs, *, address: str, as_of=None, roots=()
     except NormrulesError as exc:
         return fail(str(exc))
     c = rs.checked
-    names = [e.name for e in c.entities] or [c.entity]
-    paths: dict[str, str] = {}
-    for spec in inputs:
-        entity, sep, path = spec.partition("=")
-        if not sep or entity not in names:
-            entity, path = c.entity, spec
-        paths[entity] = path
+    paths = input_paths(rs, inputs)
     if c.entity not in paths:
         return fail(f"no table for `{c.entity}`: pass --input {c.entity}=FILE")
     directory = output is not None and _is_directory_output(output)
