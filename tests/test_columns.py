@@ -125,3 +125,44 @@ def test_col_unpacks_and_converts_once():
     data, known = col
     assert data.tolist() == [0.5, 1.0] and col.data is data          # kept after the first read
     assert known.tolist() == [True, True]
+
+
+def test_a_value_read_by_two_expressions_is_never_overwritten_in_place():
+    """Arithmetic may write its result over a scratch operand (a temporary read once); a `let` read
+    by several expressions is kept and must keep its values."""
+    rs = normrules.loads(HEAD + """
+let site.x = energy * 2 - co2 / (1 t CO2/yr) * 1 tce/yr
+let site.y = x * 3
+let site.z = x + 1 tce/yr
+let site.w = (x - 1 tce/yr) / (x - 1 tce/yr)
+""")
+    rng = np.random.default_rng(3)
+    data = {"id": np.arange(500).astype(str), "share": rng.uniform(0, 100, 500),
+            "energy": rng.uniform(0, 10, 500), "co2": rng.uniform(0, 10, 500)}
+    data["energy"][:5] = [np.nan, 0.5, 1.0, 0.0, 2.0]
+    data["co2"][:5] = [1.0, 0.0, 1.0, np.nan, 3.0]
+    ev = rs.evaluate(data)
+    x = np.where(np.isnan(data["energy"]) | np.isnan(data["co2"]), np.nan, data["energy"] * 2 - data["co2"])
+    w = np.array([np.nan if v is None else v for v in ev.values("w")], dtype=float)
+    assert np.all(np.isnan(w[np.isnan(x)]))                           # unknown where x is
+    assert np.all(w[~np.isnan(w)] == 1.0)
+    for i, row in enumerate(reference(rs, data)):       # and the same known/unknown as the reference
+        for name in ("x", "y", "z", "w"):
+            v = ev.values(name)[i]
+            assert (v is None or np.isnan(v)) == (row[name] is None), (name, i)
+
+
+def test_key_texts_read_like_the_array_of_key_strings():
+    from normrules.tables import read_table
+
+    rs = normrules.loads(HEAD)
+    table = {"id": np.array([7, 8, 10_000_000]), "share": np.array([1.0, 2.0, 3.0]),
+             "energy": np.array([1.0, 2.0, 3.0]), "co2": np.array([1.0, 2.0, 3.0])}
+    ev = rs.evaluate(table)
+    keys = ev.keys
+    assert len(keys) == 3
+    assert list(keys) == ["7", "8", "10000000"]
+    assert keys[2] == "10000000" and list(keys[[0, 1]]) == ["7", "8"]
+    assert list(np.asarray(keys)) == ["7", "8", "10000000"]
+    assert (keys == "8").tolist() == [False, True, False]
+    assert read_table is not None

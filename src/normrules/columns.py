@@ -32,15 +32,21 @@ class Col:
     ``known`` may be the read-only stride-0 view :func:`all_known` (every row known), which
     operations recognise (:func:`known_everywhere`) to skip mask work. ``bounds``, when given, is
     the smallest and the largest of ``raw`` over the known rows (the reader knows them).
+
+    ``scratch`` marks a column whose ``data`` is a new array that only the expression consuming it
+    reads (a product, a unit conversion): that consumer may write its result over it instead of
+    asking for new memory. A column kept for later (a ``let``) is never scratch.
     """
 
-    __slots__ = ("known", "scale", "choice", "bounds", "_raw", "_data")
+    __slots__ = ("known", "scale", "choice", "bounds", "scratch", "_raw", "_data")
 
-    def __init__(self, data, known, scale: float = 1.0, choice=None, bounds: tuple[float, float] | None = None):
+    def __init__(self, data, known, scale: float = 1.0, choice=None, bounds: tuple[float, float] | None = None,
+                 scratch: bool = False):
         self.known = known
         self.scale = float(scale)
         self.choice = choice
         self.bounds = bounds
+        self.scratch = scratch
         self._raw = data
         self._data = data if self.scale == 1.0 else None
 

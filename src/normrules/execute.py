@@ -74,6 +74,7 @@ class _Eval:
         self._table_cache: dict = {}
         self._lookup_cache: dict = {}              # rows found by exact lookups, per table and key columns
         self._counts_cache: dict[str, np.ndarray] = {}
+        self._weights: np.ndarray | None = None   # reused for the weights of each bincount (see weights_buffer)
         self._true = {name: all_known(n) for name, n in entities.sizes.items()}
         self.limit_tests: dict[tuple, dict[str, Col]] = {}    # `name op limit`, computed once (rules share scopes)
         self._scopes: dict[tuple, tuple] = {}      # per `applies` column: the rows in scope, codes out of it
@@ -146,17 +147,21 @@ class _Eval:
                 self.counters.division_by_zero.setdefault(e.span, 0)
                 return Col(a.raw / b.raw, known, a.scale / b.scale, bounds=(min(corners), max(corners)))
             return Col(a.raw * b.raw, known, a.scale * b.scale, bounds=(min(corners), max(corners)))
-        # else in base units, as the reference computes
+        # else in base units, as the reference computes; into an operand's memory when it is scratch
+        out = _scratch_out(a, b)
         if e.op == "/":
-            data = a.data / b.data
+            if out is not None and out is b.data:       # the divisor is overwritten: no zeros to look for after
+                out = None
+            data = np.divide(a.data, b.data, out=out)
             finite = np.isfinite(data)
             # a known divisor of zero makes the result infinite or NaN: look for zeros among those rows only
             spots = np.flatnonzero(np.greater(known, finite))
             count = int(np.count_nonzero(active[spots[b.data[spots] == 0]]))
             self.counters.division_by_zero[e.span] = self.counters.division_by_zero.get(e.span, 0) + count
-            return Col(data, both(known, finite))
-        data = a.data + b.data if e.op == "+" else a.data - b.data if e.op == "-" else a.data * b.data
-        return Col(data, both(known, np.isfinite(data)))
+            return Col(data, both(known, finite), scratch=True)
+        ufunc = np.add if e.op == "+" else np.subtract if e.op == "-" else np.multiply
+        data = ufunc(a.data, b.data, out=out)
+        return Col(data, both(known, np.isfinite(data)), scratch=True)
 
     def e_Cmp(self, e: T.Cmp, active):
         if isinstance(e.left.type, T.NumT) and isinstance(e.right, T.Const):
@@ -319,17 +324,26 @@ class _Eval:
         codes_known = both(a.known, b.known)
         known = both(q.known, codes_known)
         ia, ib = a.data, b.data
-        if not codes_known.all():            # codes of unknown units may be anything: read cell (0, 0)
-            ia, ib = np.where(codes_known, ia, 0), np.where(codes_known, ib, 0)
-        factor = matrix.ravel()[ia * matrix.shape[1] + ib]     # one gather: matrix[ia, ib] (codes are small)
-        nan = np.isnan(factor)
-        bad = known & active & nan if nan.any() else None
-        if bad is not None and bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            cats_a, cats_b = e.args[1].type.categories, e.args[2].type.categories
-            raise DataError(f"unit `{cats_a[int(a.data[row])]}` cannot be converted to `{cats_b[int(b.data[row])]}` "
-                            f"({e.span})", column=self.ctx, row=row + 1)
-        return Col(q.data * factor, np.greater(known, nan))       # known & ~nan
+        if not known_everywhere(codes_known) and not codes_known.all():
+            ia, ib = np.where(codes_known, ia, 0), np.where(codes_known, ib, 0)   # unknown codes: read cell (0, 0)
+        index = np.multiply(ia, matrix.shape[1], dtype=np.intp)     # one gather: matrix[ia, ib] (codes are small)
+        index += ib
+        factor = matrix.ravel()[index]
+        del index
+        nan = np.isnan(factor) if np.isnan(matrix).any() else None
+        if nan is not None and not nan.any():
+            nan = None
+        if nan is not None:
+            bad = both(both(known, active), nan)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                cats_a, cats_b = e.args[1].type.categories, e.args[2].type.categories
+                raise DataError(f"unit `{cats_a[int(a.data[row])]}` cannot be converted to `{cats_b[int(b.data[row])]}` "
+                                f"({e.span})", column=self.ctx, row=row + 1)
+            if active is self.all_true:          # every known row converts (else the error above)
+                nan = None
+        np.multiply(q.data, factor, out=factor)                      # the factors are ours: no new array
+        return Col(factor, known if nan is None else np.greater(known, nan), scratch=True)       # known & ~nan
 
     # ------------------------------------------------------------------ entities and tables
     def e_Up(self, e: T.Up, active):
@@ -350,8 +364,8 @@ class _Eval:
             child_active = self.all_true if everywhere else active[rows]
             if e.where is not None:
                 w = self.ev(e.where, child_active)
-                included = w.known & as_bool(w.data)
-                undecided = None if w.known.all() else ~w.known
+                included = both(w.known, as_bool(w.data))
+                undecided = None if known_everywhere(w.known) or w.known.all() else ~w.known
                 value_active = included if child_active is self.all_true else child_active & included
                 value = self.ev(e.value, value_active) if e.value is not None else None
             else:                                     # every row is included: no mask to apply
@@ -359,7 +373,8 @@ class _Eval:
                 value = self.ev(e.value, child_active) if e.value is not None else None
         finally:
             self.enter(previous)
-        count = self._row_counts(e.child) if included is None else _counts(rows, included, n_parent)
+        count = self._row_counts(e.child) if included is None else _counts(rows, included, n_parent,
+                                                                             self.weights_buffer(len(rows)))
         if value is not None and not known_everywhere(value.known):
             bad = ~value.known if included is None else included & ~value.known
             undecided = bad if undecided is None else undecided | bad
@@ -372,7 +387,10 @@ class _Eval:
         known = ~unknown_rows & (count > 0)
         scale = 1.0
         if e.func in ("sum", "mean"):                 # in base units: the sums are exactly the sums of `data`
-            weights = value.data if known_everywhere(good) else _masked(value.data, good)
+            # without `where`, an unknown value makes its parent's sum unknown: whatever it adds there
+            # is never read, so the values are summed as they are
+            weights = value.data if included is None or known_everywhere(good) else \
+                _masked(value.data, good, self.weights_buffer(len(rows)))
             total = _sums(rows, weights, n_parent)
             data = total if e.func == "sum" else total / np.where(count > 0, count, 1.0)
         elif e.func in ("min", "max"):
@@ -399,6 +417,14 @@ class _Eval:
             data = np.where(empty, e.default.value / scale if scale != 1.0 else e.default.value, data)
             known = known | empty
         return Col(data, known, scale)
+
+    def weights_buffer(self, n: int) -> np.ndarray:
+        """A float64 array of ``n`` rows for the weights of one ``np.bincount``, which reads them and
+        is done with them: reused by every aggregate of the run (on 10⁷ rows the page faults of a
+        new array cost as much as the sum itself)."""
+        if self._weights is None or len(self._weights) != n:
+            self._weights = np.empty(n, dtype=np.float64)
+        return self._weights
 
     def _row_counts(self, child: str) -> np.ndarray:
         """How many rows of ``child`` each parent row has (float64; once per run)."""
@@ -493,13 +519,12 @@ class _Eval:
         if cached is not None:
             return cached[0]
         # every code below is a grid index (0 where the keys name no grid point): so is their sum
-        index_type = np.int32 if len(row_of) < 1 << 31 else np.intp
         flat = None
         valid = None                                   # None: every key names a grid point
         strides = [int(x) for x in np.cumprod([1] + dims[:0:-1])[::-1]]
         for (kind, size, _, uniq), key_map, arg, stride in zip(keys, e.key_maps, args, strides):
             if kind == "text":
-                code = arg.data if arg.known.all() else np.where(arg.known, arg.data, 0)
+                code = arg.data if known_everywhere(arg.known) or arg.known.all() else np.where(arg.known, arg.data, 0)
                 if key_map is not None and key_map != tuple(range(len(key_map))):
                     code = np.asarray(key_map, dtype=np.intp)[code]
                     ok = code >= 0
@@ -512,10 +537,14 @@ class _Eval:
                 ok = code >= 0
                 valid = ok if valid is None else valid & ok
                 code = np.where(ok, code, 0)
-            term = code * stride if stride != 1 else code
-            flat = term.astype(index_type) if flat is None else flat + term
+            if flat is None:                           # an array of our own, added to in place
+                flat = np.multiply(code, stride, dtype=np.intp)
+            elif stride != 1:
+                flat += np.multiply(code, stride, dtype=np.intp)
+            else:
+                flat += code
         if flat is None:                               # no keys: the table's single grid point
-            flat = np.zeros(self.n, dtype=index_type)
+            flat = np.zeros(self.n, dtype=np.intp)
         valid = known if valid is None else both(known, valid)
         present = row_of >= 0
         if not len(row_of):
@@ -524,6 +553,18 @@ class _Eval:
             hit = valid if present.all() else both(valid, present[flat])
         self._lookup_cache[cache_key] = ((flat, hit), args)
         return flat, hit
+
+
+def _scratch_out(a: Col, b: Col) -> np.ndarray | None:
+    """Where an arithmetic result may be written: over a scratch operand's float64 array of the
+    result's shape (then not read again), else None (new memory)."""
+    for x, other in ((a, b), (b, a)):
+        if x.scratch and x.scale == 1.0:
+            data = x.data
+            if data.dtype == np.float64 and data.flags.writeable and data.shape == np.broadcast(data, other.data).shape \
+                    and other.data.dtype.kind in "fbiu" and not is_constant_array(data):
+                return data
+    return None
 
 
 def _in_set(data: np.ndarray, codes) -> np.ndarray:
@@ -543,13 +584,17 @@ def _sparse(mask: np.ndarray) -> bool:
     return np.count_nonzero(mask) < len(mask) // 8
 
 
-def _counts(rows: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
-    """Per parent row, how many of its child rows are in ``mask`` (all with None); float64."""
+def _counts(rows: np.ndarray, mask: np.ndarray | None, n: int, buffer: np.ndarray | None = None) -> np.ndarray:
+    """Per parent row, how many of its child rows are in ``mask`` (all with None); float64.
+    ``buffer``: a float64 array of the rows' length to hold the mask as weights."""
     if mask is None:
         counts = np.bincount(rows, minlength=n)
     elif _sparse(mask):
         counts = np.bincount(rows[mask], minlength=n)
     else:
+        if buffer is not None:
+            np.copyto(buffer, mask)
+            mask = buffer
         counts = np.bincount(rows, weights=mask, minlength=n)
     return counts.astype(np.float64, copy=False)
 
@@ -563,11 +608,12 @@ def _any_per(rows: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _masked(values: np.ndarray, mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.where(mask, values, 0.0)`` as weights of a sum, as one multiplication (np.where on a mask
-    without long runs is twice as slow). It differs only where the product is NaN (NaN or ±inf
-    outside the mask), set as np.where sets it, and in giving -0.0 for 0.0, which adds the same."""
-    out = values * mask
+    without long runs is twice as slow), into ``out`` if given. It differs only where the product is
+    NaN (NaN or ±inf outside the mask), set as np.where sets it, and in giving -0.0 for 0.0, which
+    adds the same."""
+    out = np.multiply(values, mask, out=out)
     spots = np.flatnonzero(np.isnan(out))
     if len(spots):
         out[spots] = np.where(mask[spots], values[spots], 0.0)
@@ -657,6 +703,7 @@ def execute(plan: Plan, inputs: dict[str, Col], n: "int | Entities",
                 col = ev.ev(values[name].expr, ev.all_true)
                 if col.is_constant:                    # a constant `let`: give it a column of its own
                     col = Col(np.array(col.raw), col.known, col.scale)
+                col.scratch = False                    # kept: read by later steps
                 env[name] = col
             elif kind == "rule":
                 codes = rule_verdict(ev, rules[name])

@@ -100,6 +100,11 @@ def _array(values) -> pa.Array:
     return pa.array(arr)
 
 
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """A chunked column as one array: its only chunk as it is (no copy), else the chunks joined."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -140,7 +145,7 @@ def _integer_link(parent, child, entity: str, column: str) -> np.ndarray | None:
     if parent is None or child is None:
         return None
     if isinstance(parent, pa.ChunkedArray):
-        parent = parent.combine_chunks()
+        parent = _one_array(parent)
     if not (pa.types.is_integer(parent.type) and pa.types.is_integer(child.type)) or pa.types.is_uint64(parent.type) \
             or pa.types.is_uint64(child.type) or parent.null_count or len(parent) == 0:
         return None
@@ -191,6 +196,50 @@ class RowNumbers:
     def astype(self, dtype):
         # Arrow's cast is ~10× faster than numpy's astype(str)
         return pa.array(np.arange(1, self.n + 1)).cast(pa.string()).to_numpy(zero_copy_only=False).astype(dtype)
+
+
+class KeyTexts:
+    """The keys of a table read from a key column, as an object array of texts made only when
+    someone reads them (turning 10⁶ integer keys into Python strings takes longer than evaluating
+    a ruleset over them). Reads like that array: indexing, ``len``, iteration, ``astype``…"""
+
+    def __init__(self, column):
+        self._column = column
+        self._texts = None
+
+    @property
+    def texts(self) -> np.ndarray:
+        """The keys as an object array of ``str`` (made once)."""
+        if self._texts is None:
+            texts = self._column.cast(pa.string()).to_numpy(zero_copy_only=False)
+            self._texts = np.asarray(texts, dtype=object)
+            self._column = None
+        return self._texts
+
+    def __len__(self) -> int:
+        return len(self._column) if self._texts is None else len(self._texts)
+
+    def __getitem__(self, i):
+        return self.texts[i]
+
+    def __iter__(self):
+        return iter(self.texts)
+
+    def __eq__(self, other):
+        return self.texts == (other.texts if isinstance(other, KeyTexts) else other)
+
+    __hash__ = None
+
+    def __array__(self, dtype=None, copy=None):
+        return self.texts if dtype is None else self.texts.astype(dtype)
+
+    def __getattr__(self, name):                # astype, tolist, shape, dtype…: the array's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.texts, name)
+
+    def __repr__(self) -> str:
+        return f"KeyTexts({self.texts!r})"
 
 
 class InputReader:
@@ -300,24 +349,22 @@ class InputReader:
                     continue
                 arr = _array(direct[column])
             else:
-                arr = table.column(column).combine_chunks() if n else pa.array([], pa.null())
+                arr = _one_array(table.column(column)) if n else pa.array([], pa.null())
             cols[inp.name] = self._convert(inp, column, unit, arr, n)
         key = self.ruleset.key_of(entity) if self.ruleset.entities else self.ruleset.key
         if key in by_name:
             column = by_name[key][0]
             arr = _array(direct[column]) if column in direct else table.column(column)
             self._key_columns[entity] = arr
-            keys = arr.cast(pa.string()).to_numpy(zero_copy_only=False)
+            keys = KeyTexts(arr)
         else:
             keys = RowNumbers(n)
-        if not isinstance(keys, RowNumbers):
-            keys = np.asarray(keys, dtype=object)
         if single:
             return cols, n, keys
         extra = None
         if want is not None and want in by_name:
             column = by_name[want][0]
-            extra = _array(direct[column]) if column in direct else table.column(column).combine_chunks()
+            extra = _array(direct[column]) if column in direct else _one_array(table.column(column))
         return cols, n, keys, extra
 
     # ------------------------------------------------------------------ per type
