@@ -442,3 +442,23 @@ def test_json_with_a_rows_object(park, tmp_path):
 def test_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError):
         read_table(tmp_path / "nope.csv")
+
+
+def test_keys_keep_their_text_in_a_whole_read_as_when_streaming(tmp_path):
+    """`007` is a key, not the number 7: `eval` (streamed) prints it and `explain --id 007` finds it."""
+    from click.testing import CliRunner
+
+    from normrules.cli import main
+    from normrules.tables import read_table
+
+    src = Path(__file__).resolve().parents[1] / "examples" / "parks.csv"
+    lines = src.read_text("utf-8").splitlines()
+    path = tmp_path / "parks.csv"
+    path.write_text("\n".join([lines[0], "007" + lines[1][lines[1].index(","):]]) + "\n", "utf-8")
+    assert read_table(path)["id"].to_pylist() == ["007"]
+    ruleset = str(src.parents[1] / "rulesets" / "gb" / "zero_carbon_park.nr")
+    evaluated = CliRunner().invoke(main, ["eval", ruleset, "-i", str(path), "-q"])
+    assert evaluated.exit_code == 0 and '"007"' in evaluated.output
+    explained = CliRunner().invoke(main, ["explain", ruleset, "-i", str(path), "--id", "007"])
+    assert explained.exit_code == 0, explained.output
+    assert explained.output.startswith("park 007")

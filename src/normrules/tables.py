@@ -61,10 +61,13 @@ def read_table(path: str | os.PathLike) -> pa.Table:
         data = json.loads(p.read_text("utf-8"))
         rows = data["rows"] if isinstance(data, dict) and "rows" in data else data
         return pa.Table.from_pylist(rows)
-    text = decode_csv_bytes(p.read_bytes())
+    data = decode_csv_bytes(p.read_bytes()).encode("utf-8")
     try:
-        return pacsv.read_csv(io.BytesIO(text.encode("utf-8")),
-                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        # every cell as text, converted later as the ruleset declares its input: a key written `007`
+        # stays `007` (as when streaming), and no type guessed from the first rows can fail further down
+        names = pacsv.open_csv(io.BytesIO(data)).schema.names
+        return pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
+            strings_can_be_null=True, column_types={name: pa.string() for name in names}))
     except pa.ArrowInvalid as exc:
         raise DataError(f"cannot read CSV {p}: {exc}") from None
 
