@@ -273,8 +273,11 @@ def eval_(ruleset, inputs, as_of, roots, output, fmt, fail_on, invalid, batch_ro
     evaluating the whole table at once.
 
     \b
-    Example:
+    Examples:
       normrules eval rulesets/gb/zero_carbon_park.nr -i examples/parks.csv -o out.csv
+      normrules eval rulesets/iec/pv_module_cfp.nr -i module=modules.csv -i line=bom.csv \\
+          --format pact --as-of 2025-06-30 -o footprints.json
+      normrules eval rulesets/gb/zero_carbon_park.nr -i 'parks/*.csv' --dask tcp://scheduler:8786 -o out/
     """
     if dask_address:
         if fmt == "pact":
