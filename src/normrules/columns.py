@@ -285,3 +285,14 @@ def combined_as_bool(func: str, present: np.ndarray) -> Col:
     np.bitwise_and(present, np.int8(passing[0]), out=present)
     np.equal(present, passing[1], out=present.view(np.bool_))
     return Col(present.view(np.bool_), known.view(np.bool_))
+
+
+def column_of_values(typ, values: list) -> Col:
+    """A column of a few canonical values (None = unknown) of type ``typ``: example rows, one entity."""
+    if isinstance(typ, T.BoolT):
+        data = np.array([bool(v) for v in values], dtype=bool)
+    elif isinstance(typ, T.TextT):
+        data = np.array([v if v is not None else 0 for v in values], dtype=np.int32)
+    else:
+        data = np.array([v if v is not None else np.nan for v in values], dtype=float)
+    return Col(data, np.array([v is not None for v in values], dtype=bool))

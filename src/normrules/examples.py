@@ -24,7 +24,8 @@ import numpy as np
 from . import ast
 from . import types as T
 from .errors import CheckFailed, Diagnostic, Note, RulesetNotFound, SourceMap, Span
-from .execute import NO_LABEL, REL_TOL, Col, execute
+from .columns import Col, column_of_values
+from .execute import NO_LABEL, REL_TOL, execute
 from .reference import Interpreter
 
 
@@ -133,16 +134,6 @@ def _sub_given(alias: str, given: dict) -> dict:
     return {k[len(prefix):]: v for k, v in given.items() if k.startswith(prefix)}
 
 
-def _column(typ, values: list) -> Col:
-    if isinstance(typ, T.BoolT):
-        data = np.array([bool(v) for v in values], dtype=bool)
-    elif isinstance(typ, T.TextT):
-        data = np.array([v if v is not None else 0 for v in values], dtype=np.int32)
-    else:
-        data = np.array([v if v is not None else np.nan for v in values], dtype=float)
-    return Col(data, np.array([v is not None for v in values], dtype=bool))
-
-
 def executor_env(ruleset, given: dict, children: dict) -> dict[str, Col]:
     """Every column the vectorized executor computes for one example entity (and its child rows)."""
     from .execute import Entities
@@ -154,10 +145,10 @@ def executor_env(ruleset, given: dict, children: dict) -> dict[str, Col]:
         imported.update({f"{alias}.{k}": v for k, v in inner.items()})
     root, kids = _local(checked, given, children)
     types = {i.name: i.type for i in checked.inputs}
-    cols = {name: _column(types[name], [v]) for name, v in root.items()}
+    cols = {name: column_of_values(types[name], [v]) for name, v in root.items()}
     for entity, rows in kids.items():
         for name in (i.name for i in checked.inputs if i.entity == entity):
-            cols[name] = _column(types[name], [r.get(name) for r in rows])
+            cols[name] = column_of_values(types[name], [r.get(name) for r in rows])
     entities = Entities(checked.entity, {checked.entity: 1, **{e: len(r) for e, r in kids.items()}},
                         {e: np.zeros(len(r), dtype=np.int64) for e, r in kids.items()},
                         {e.name: e.parent for e in checked.entities if e.parent is not None})

@@ -56,12 +56,8 @@ class DeclarationComparer:
         return out
 
     def compare_value(self, o, n) -> list[Change]:
-        out = self._title(o, n)
-        if type_key(o.type) != type_key(n.type):
-            out.append(Change("type", "type", str(o.type), str(n.type)))
-        elif isinstance(n.type, T.NumT) and r12(o.type.unit.factor) != r12(n.type.unit.factor):
-            out.append(Change("unit", "type", o.type.unit.text, n.type.unit.text, effect="display",
-                              note="values are computed in canonical units; only the unit they are shown in changes"))
+        out = self._title(o, n) + _type_changes(o, n, "values are computed in canonical units; only the unit they "
+                                                        "are shown in changes")
         self._value_type = n.type
         for hit in self.align(o.expr, n.expr):
             if hit.kind == "const" and _limit_path(hit.path) and isinstance(hit.new.type, T.NumT) \
@@ -131,12 +127,8 @@ class DeclarationComparer:
         return out
 
     def compare_param(self, o, n) -> list[Change]:
-        out = self._title(o, n)
-        if type_key(o.type) != type_key(n.type):
-            out.append(Change("type", "type", str(o.type), str(n.type)))
-        elif isinstance(n.type, T.NumT) and r12(o.type.unit.factor) != r12(n.type.unit.factor):
-            out.append(Change("unit", "type", o.type.unit.text, n.type.unit.text, effect="display",
-                              note="the value is carried in canonical units; only the unit it is shown in changes"))
+        out = self._title(o, n) + _type_changes(o, n, "the value is carried in canonical units; only the unit it is "
+                                                        "shown in changes")
         if self.co(o.expr) != self.cn(n.expr):
             before = _normalised(self.o.text(o.expr), o.expr, n.type)
             after = _normalised(self.n.text(n.expr), n.expr, n.type)
@@ -192,3 +184,12 @@ class DeclarationComparer:
                 out.append(Change("rows", f"row {_key_text(o, row[:k])}", _row_text(o, row, [c for c, _ in o.columns]), "",
                                   note="row removed: lookups of this key are now unknown"))
         return out
+
+
+def _type_changes(o, n, unit_note: str) -> list[Change]:
+    """A changed type, or for the same quantity a changed display unit (canonical values unchanged)."""
+    if type_key(o.type) != type_key(n.type):
+        return [Change("type", "type", str(o.type), str(n.type))]
+    if isinstance(n.type, T.NumT) and r12(o.type.unit.factor) != r12(n.type.unit.factor):
+        return [Change("unit", "type", o.type.unit.text, n.type.unit.text, effect="display", note=unit_note)]
+    return []

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import explain as _explain_module
-from .. import types as T
+from ..columns import column_of_values
 from .inputs import FieldError, InputError, _as_of_value
 from .prepared import _Prepared, prepare
 
@@ -116,18 +116,6 @@ def _is_row(data, prep: _Prepared) -> bool:
     return True
 
 
-def _column(typ, values: list):
-    from ..execute import Col
-
-    if isinstance(typ, T.BoolT):
-        data = np.array([bool(v) for v in values], dtype=bool)
-    elif isinstance(typ, T.TextT):
-        data = np.array([v if v is not None else 0 for v in values], dtype=np.int32)
-    else:
-        data = np.array([v if v is not None else np.nan for v in values], dtype=float)
-    return Col(data, np.array([v is not None for v in values], dtype=bool))
-
-
 def _executor_columns(prep: _Prepared, canon) -> tuple[dict, object]:
     """The vectorized executor over one entity (and its child rows) from canonical values."""
     from ..execute import Entities, execute
@@ -139,10 +127,10 @@ def _executor_columns(prep: _Prepared, canon) -> tuple[dict, object]:
         imported.update({f"{alias}.{k}": v for k, v in inner.items()})
     c = prep.checked
     types = {i.name: i.type for i in c.inputs}
-    cols = {name: _column(types[name], [v]) for name, v in root.items()}
+    cols = {name: column_of_values(types[name], [v]) for name, v in root.items()}
     for entity, rows in kids.items():
         for s in prep.child_inputs[entity]:
-            cols[s.name] = _column(types[s.name], [r.get(s.name) for r in rows])
+            cols[s.name] = column_of_values(types[s.name], [r.get(s.name) for r in rows])
     sizes = {c.entity: 1, **{e: len(rows) for e, rows in kids.items()}}
     for e in c.entities:
         sizes.setdefault(e.name, 0)
